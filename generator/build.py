@@ -1,0 +1,48 @@
+"""Specs in, generated files out: the work behind `resnetgen build`."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePath
+
+from generator.errors import Problem, SpecError
+from generator.files import Output
+from generator.load import LoadedSpec, load
+from generator.render import Provenance, render_model
+
+DEFAULT_OUT_DIR = "generated"
+
+def load_all(arguments: list[str]) -> list[LoadedSpec]:
+    """Load every spec, reporting the problems of all of them together."""
+    loaded: list[LoadedSpec] = []
+    problems: list[Problem] = []
+    for argument in dict.fromkeys(arguments):
+        try:
+            loaded.append(load(argument))
+        except SpecError as error:
+            problems.extend(error.problems)
+    by_name: dict[str, LoadedSpec] = {}
+    for spec in loaded:
+        other = by_name.setdefault(spec.plan.name, spec)
+        if other is not spec and other.source.file.path.resolve() != spec.source.file.path.resolve():
+            where = spec.source.locate(("name",))
+            message = f"{other.source.file.display} has the same name; each spec needs its own"
+            problems.append(Problem(where, "name", message))
+    if problems:
+        raise SpecError(problems)
+    return list(by_name.values())
+
+def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
+    command = f"resnetgen build {spec.origin}"
+    shown = PurePath(out_dir)
+    if not shown.is_absolute() and shown != PurePath(DEFAULT_OUT_DIR):
+        command += f" -o {shown.as_posix()}"
+    return command
+
+def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
+    result = []
+    for spec in specs:
+        provenance = Provenance(spec.origin, spec.sha256, regenerate_command(spec, out_dir))
+        text = render_model(spec.plan, spec.analysis, provenance)
+        result.append(Output(Path(out_dir) / f"{spec.plan.name}.py", text))
+    return result
+

@@ -1,0 +1,132 @@
+"""`extends:` — a spec starts from another spec and overrides a few fields.
+
+Mappings merge key by key, all the way down; a list or a scalar in the child replaces
+the parent's. `name`, `description` and `reference` describe one file's network and
+are never inherited. Every merged value keeps the location of the file that set it, so
+an error points at the line to change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from generator.errors import Location, Problem, SpecError, describe
+from generator.resources import zoo_names, zoo_path
+from generator.source import Path_, SourceFile, read_source
+
+MAX_CHAIN = 8
+OWN_FIELDS = ("name", "description", "reference", "extends")
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """A spec with its `extends:` chain merged in; `chain` starts with the file itself."""
+
+    data: dict[str, Any]
+    values: dict[Path_, Location]
+    keys: dict[Path_, Location]
+    chain: tuple[SourceFile, ...]
+
+    @property
+    def file(self) -> SourceFile:
+        return self.chain[0]
+
+    def locate(self, path: Path_, *, key: bool = False) -> Location:
+        """The closest known position for `path`: itself, else its nearest ancestor."""
+        table = self.keys if key else self.values
+        for end in range(len(path), -1, -1):
+            found = table.get(path[:end]) or self.values.get(path[:end])
+            if found is not None:
+                return found
+        return Location(self.file.display, 1, 1)
+
+
+def resolve(path: Path, display: str | None = None) -> ResolvedSource:
+    return _resolve(read_source(path, display), seen=())
+
+
+def _resolve(source: SourceFile, seen: tuple[Path, ...]) -> ResolvedSource:
+    own = ResolvedSource(source.data, source.values, source.keys, (source,))
+    reference = source.data.get("extends")
+    if reference is None:
+        return own
+    at = source.values.get(("extends",), Location(source.display, 1, 1))
+    parent_path, parent_display = _find_parent(reference, source, at)
+    real = parent_path.resolve()
+    if real in seen or real == source.path.resolve():
+        raise SpecError([Problem(at, "extends", f"a spec cannot extend itself ({reference!r})")])
+    if len(seen) >= MAX_CHAIN:
+        raise SpecError([Problem(at, "extends", f"more than {MAX_CHAIN} levels of extends")])
+    parent = _resolve(read_source(parent_path, parent_display), (*seen, source.path.resolve()))
+    return _merge(parent, own)
+
+
+def _find_parent(reference: Any, source: SourceFile, at: Location) -> tuple[Path, str]:
+    if not isinstance(reference, str) or not reference:
+        message = f"should be a spec name or a relative path (given {describe(reference)})"
+        raise SpecError([Problem(at, "extends", message)])
+    here = source.path.parent
+    if reference.endswith((".yaml", ".yml")) or "/" in reference:
+        if PurePosixPath(reference).is_absolute():
+            message = f"should be a path relative to this spec (given {reference!r})"
+            raise SpecError([Problem(at, "extends", message)])
+        candidate = here / reference
+        if not candidate.is_file():
+            raise SpecError([Problem(at, "extends", f"no spec file at {reference!r}")])
+        return candidate, os.path.normpath(os.path.join(os.path.dirname(source.display), reference))
+    sibling = here / f"{reference}.yaml"
+    if sibling.is_file():
+        shown = os.path.join(os.path.dirname(source.display), sibling.name)
+        return sibling, os.path.normpath(shown)
+    in_zoo = zoo_path(reference)
+    if in_zoo is not None:
+        return in_zoo, str(in_zoo)
+    known = sorted({p.stem for p in here.glob("*.yaml")} | set(zoo_names()))
+    close = difflib.get_close_matches(reference, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    message = f"no spec {reference!r} next to this file or in the zoo{hint}"
+    raise SpecError([Problem(at, "extends", message)])
+
+
+def _merge(parent: ResolvedSource, child: ResolvedSource) -> ResolvedSource:
+    inherited = {k: v for k, v in parent.data.items() if k not in OWN_FIELDS}
+    data = _deep_merge(inherited, child.data)
+    values = {p: loc for p, loc in parent.values.items() if not _own(p)}
+    keys = {p: loc for p, loc in parent.keys.items() if not _own(p)}
+    for path in child.values:
+        if not isinstance(_value_at(data, path), dict):
+            _drop_below(values, path)
+            _drop_below(keys, path)
+    values.update(child.values)
+    keys.update(child.keys)
+    return ResolvedSource(data, values, keys, child.chain + parent.chain)
+
+
+def _own(path: Path_) -> bool:
+    return bool(path) and path[0] in OWN_FIELDS
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _value_at(data: Any, path: Path_) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _drop_below(table: dict[Path_, Location], path: Path_) -> None:
+    """Forget the parent's positions under a value the child replaced wholesale."""
+    for known in [p for p in table if len(p) > len(path) and p[: len(path)] == path]:
+        del table[known]

@@ -1,0 +1,161 @@
+"""From what the user typed (a path or a zoo name) to a validated spec, its plan and figures.
+
+Every problem found on the way is reported at once, each at the file, line and column
+that set the offending value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from generator.analysis import Analysis, analyse
+from generator.errors import Location, Problem, SpecError, describe, dotted
+from generator.inherit import ResolvedSource, resolve
+from generator.plan import Plan, PlanError, build_plan
+from generator.resources import zoo_dir, zoo_names, zoo_path
+from generator.spec import FieldPath, Spec, check_consistency
+
+PROJECT_MARKERS = (".git", "pyproject.toml")
+
+# Pattern errors explained in words instead of the regular expression.
+_PATTERN_HELP = {
+    ("name",): "should be a lowercase identifier: a-z, 0-9 and _, starting with a letter",
+    ("reference",): "should be torchvision/NAME or timm/NAME",
+}
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    origin: str  # how generated files name the spec: a zoo name or a project-relative path
+    source: ResolvedSource
+    spec: Spec
+    plan: Plan
+    analysis: Analysis
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the spec's bytes followed by those of every spec it extends."""
+        digest = hashlib.sha256()
+        for file in self.source.chain:
+            digest.update(file.raw)
+        return digest.hexdigest()
+
+
+def locate_spec(argument: str) -> Path:
+    """The file a command-line SPEC argument names: a path, else a zoo name."""
+    path = Path(argument)
+    if path.exists() or argument.endswith((".yaml", ".yml")) or "/" in argument:
+        return path
+    in_zoo = zoo_path(argument)
+    if in_zoo is not None:
+        return in_zoo
+    close = difflib.get_close_matches(argument, zoo_names(), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    message = f"no such spec file, and no zoo spec of that name{hint}"
+    raise SpecError([Problem(Location(argument), "", message)])
+
+
+def load(argument: str) -> LoadedSpec:
+    path = locate_spec(argument)
+    source = resolve(path, argument)
+    spec = _validate(source)
+    try:
+        plan = build_plan(spec)
+        analysis = analyse(plan)
+    except PlanError as error:
+        problems = [_problem(source, field, message) for field, message in error.problems]
+        raise SpecError(problems) from None
+    return LoadedSpec(_origin(path), source, spec, plan, analysis)
+
+
+def _validate(source: ResolvedSource) -> Spec:
+    try:
+        spec = Spec.model_validate(source.data)
+    except ValidationError as error:
+        raise SpecError([_from_pydantic(source, item) for item in error.errors()]) from None
+    problems = check_consistency(spec)
+    if problems:
+        raise SpecError([_problem(source, path, message) for path, message in problems])
+    return spec
+
+
+def _problem(source: ResolvedSource, path: FieldPath, message: str) -> Problem:
+    value = _value_at(source.data, path)
+    given = f" (given {describe(value)})" if value is not _MISSING else ""
+    return Problem(source.locate(path), dotted(path), message + given)
+
+
+def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
+    path: FieldPath = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        message = "unknown field" + _suggest(path[-1], _fields_at(path[:-1]))
+        return Problem(source.locate(path, key=True), dotted(path), message)
+    if kind == "missing":
+        return Problem(source.locate(path), dotted(path), "required field is missing")
+    message = str(error["msg"])
+    if kind == "string_pattern_mismatch" and path in _PATTERN_HELP:
+        message = _PATTERN_HELP[path]
+    message = message.removeprefix("Value error, ").removeprefix("Input ")
+    message = message[0].lower() + message[1:]
+    if kind == "literal_error":
+        choices = [c.strip(" '") for c in error["ctx"]["expected"].replace(" or ", ",").split(",")]
+        if isinstance(error["input"], str):
+            message += _suggest(error["input"], choices)
+    return Problem(source.locate(path), dotted(path), f"{message} (given {describe(error['input'])})")
+
+
+def _suggest(word: Any, choices: list[str]) -> str:
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _fields_at(path: FieldPath) -> list[str]:
+    """Field names of the section of the spec at `path`."""
+    model: Any = Spec
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = _section_type(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _section_type(annotation: Any) -> Any:
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+_MISSING = object()
+
+
+def _value_at(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return data
+
+
+def _origin(path: Path) -> str:
+    real = path.resolve()
+    if real.parent == zoo_dir().resolve():
+        return real.stem
+    for folder in real.parents:
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return real.relative_to(folder).as_posix()
+    return real.name

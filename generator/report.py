@@ -1,0 +1,74 @@
+"""Figures of a network as people read them: a per-part table and one-line summaries."""
+
+from __future__ import annotations
+
+from generator.analysis import Analysis, PartFigures
+from generator.plan import Plan
+
+COLUMNS = ("part", "blocks", "stride", "output", "params", "multiply-adds")
+
+
+def format_macs(macs: int) -> str:
+    if macs >= 10**8:
+        return f"{macs / 1e9:.3f} G"
+    return f"{macs / 1e6:.2f} M"
+
+
+def format_count(count: int) -> str:
+    if count >= 10**6:
+        return f"{count / 1e6:.1f} M"
+    return f"{count / 1e3:.0f} k" if count >= 10**3 else str(count)
+
+
+def describe_network(plan: Plan, analysis: Analysis) -> str:
+    blocks = sum(stage.depth for stage in plan.stages)
+    kinds = " and ".join(plan.block_kinds)
+    return (
+        f"{plan.name}: {blocks} {kinds} blocks in {len(plan.stages)} stages, "
+        f"{format_count(analysis.params)} parameters."
+    )
+
+
+def _output(part: PartFigures) -> str:
+    channels, height, width = part.output
+    return str(channels) if part.name == "head" else f"{channels}x{height}x{width}"
+
+
+def figures_rows(analysis: Analysis) -> list[tuple[str, ...]]:
+    rows = [
+        (
+            part.name,
+            str(part.blocks) if part.blocks else "-",
+            str(part.stride) if part.name != "head" else "-",
+            _output(part),
+            f"{part.params:,}",
+            format_macs(part.macs),
+        )
+        for part in analysis.parts
+    ]
+    total_blocks = sum(part.blocks for part in analysis.parts)
+    rows.append(
+        (
+            "total",
+            str(total_blocks),
+            str(analysis.output_stride),
+            "",
+            f"{analysis.params:,}",
+            format_macs(analysis.macs),
+        )
+    )
+    return rows
+
+
+def figures_table(analysis: Analysis) -> list[str]:
+    """The per-part table as aligned text lines: names left, numbers right."""
+    rows = [COLUMNS, *figures_rows(analysis)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(width) if i in (0, 3) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines

@@ -1,0 +1,251 @@
+"""The spec language: what a user writes to describe a ResNet-family network.
+
+Every architectural choice is a closed vocabulary, every number has bounds, unknown
+fields are refused. Fields left out keep the defaults documented here; defaults that
+depend on another field (the stem's channels depend on its type) stay `None` here and
+are settled in `generator.plan`. `check_consistency` holds the rules that tie fields
+together.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+
+BlockKind = Literal["basic", "bottleneck"]
+StemType = Literal["classic", "deep", "cifar"]
+PoolType = Literal["max", "none"]
+ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
+StrideOn = Literal["1x1", "3x3"]
+
+# Top-level names a generated file defines besides its factory; a spec name must not shadow them.
+RESERVED_NAMES = frozenset(
+    {
+        "torch",
+        "nn",
+        "ResNet",
+        "BasicBlock",
+        "Bottleneck",
+        "PadShortcut",
+        "conv1x1",
+        "conv3x3",
+        "downsample",
+        "make_stage",
+    }
+)
+
+Count = Annotated[StrictInt, Field(ge=1, le=4096)]
+Channels = Annotated[StrictInt, Field(ge=1, le=8192)]
+Side = Annotated[StrictInt, Field(ge=1, le=4096)]
+Depth = Annotated[StrictInt, Field(ge=1, le=256)]
+Stride = Annotated[StrictInt, Field(ge=1, le=4)]
+
+
+def _safe_name(value: str) -> str:
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        raise ValueError(f"{value!r} is a Python keyword")
+    if value in dir(builtins) or value in RESERVED_NAMES:
+        raise ValueError(f"{value!r} would shadow a name the generated file uses")
+    return value
+
+
+Name = Annotated[
+    StrictStr,
+    Field(pattern=r"^[a-z][a-z0-9_]*$", min_length=1, max_length=64),
+    AfterValidator(_safe_name),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Input(_Section):
+    channels: Annotated[StrictInt, Field(ge=1, le=64)] = Field(
+        3, description="Image channels: 3 for RGB, 1 for grayscale."
+    )
+    size: list[Side] = Field(
+        [224, 224],
+        min_length=2,
+        max_length=2,
+        description="Nominal [height, width]: the size `show`, the docstring and the analysis "
+        "report figures at.",
+    )
+    resize: list[Side] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="[height, width] the model resamples every input to before the stem, or null.",
+    )
+    resize_mode: Literal["bilinear", "bicubic", "nearest"] = Field(
+        "bilinear", description="Interpolation used by `resize`."
+    )
+
+
+class StemPool(_Section):
+    type: PoolType = Field("max", description="max: a max pool after the stem; none: no pool.")
+    kernel_size: Annotated[StrictInt, Field(ge=1, le=7)] = 3
+    stride: Stride = 2
+    padding: Annotated[StrictInt, Field(ge=0, le=3)] = 1
+    ceil_mode: StrictBool = Field(False, description="Round the output size up, not down.")
+
+
+class Stem(_Section):
+    type: StemType = Field(
+        "classic",
+        description="classic: one 7x7 stride-2 conv (the ResNet paper); deep: three 3x3 convs, "
+        "the first with stride 2 (ResNet-C); cifar: one 3x3 stride-1 conv (CIFAR nets).",
+    )
+    channels: list[Channels] | None = Field(
+        None,
+        min_length=1,
+        max_length=3,
+        description="Output channels of each stem conv: one for classic and cifar, three for "
+        "deep. Default: [64]; deep [32, 32, 64]; cifar [16].",
+    )
+    pool: StemPool | None = Field(
+        None,
+        description="The pool after the stem. Default: max 3x3 stride 2 padding 1; none for cifar.",
+    )
+
+
+class Stages(_Section):
+    block: BlockKind = Field(
+        description="basic (two 3x3 convs) or bottleneck (1x1, 3x3, 1x1, expansion 4)."
+    )
+    depths: list[Depth] = Field(
+        min_length=1, max_length=8, description="Blocks in each stage; one entry per stage."
+    )
+    widths: list[Channels] | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="Base width of each stage: the output channels of a basic block, a quarter "
+        "of a bottleneck's. Default: 64, 128, 256, ... doubling per stage.",
+    )
+    strides: list[Stride] | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="Stride of each stage's first block. Default: 1, then 2 for every later stage.",
+    )
+    stride_on: StrideOn = Field(
+        "3x3",
+        description="Where a bottleneck puts its stride: 3x3 (ResNet-B, torchvision's v1.5, timm) "
+        "or 1x1 (the original ResNet v1).",
+    )
+    shortcut: ShortcutKind = Field(
+        "projection",
+        description="How a block's shortcut changes shape: projection (1x1 conv, option B); "
+        "avg_down (2x2 average pool then 1x1 conv, ResNet-D); zero_pad (stride and zero "
+        "channels, no parameters, option A); projection_all (a 1x1 conv on every block, "
+        "option C).",
+    )
+    shortcut_norm: StrictBool = Field(True, description="A norm after the shortcut's conv.")
+    groups: Count = Field(1, description="Groups of the bottleneck 3x3 conv (ResNeXt cardinality).")
+    width_per_group: Count = Field(
+        64,
+        description="Bottleneck inner width = floor(width * width_per_group / 64) * groups; "
+        "64 with one group is the plain ResNet.",
+    )
+
+
+class Head(_Section):
+    num_classes: Annotated[StrictInt, Field(ge=1, le=100_000)] = 1000
+    dropout: Annotated[StrictFloat, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = Field(
+        0.0, description="Dropout before the classifier."
+    )
+
+
+class Init(_Section):
+    zero_init_residual: StrictBool = Field(
+        False,
+        description="Start the last norm of every residual branch at zero, so each block "
+        "starts as the identity (Goyal et al. 2017, arXiv:1706.02677).",
+    )
+
+
+class Spec(_Section):
+    """A ResNet-family network."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, title="resnetgen spec", json_schema_extra={"$id": "resnetgen"}
+    )
+
+    name: Name = Field(
+        description="Python identifier of the network: the generated file is NAME.py and its "
+        "factory NAME()."
+    )
+    extends: StrictStr | None = Field(
+        None,
+        description="A spec to start from (a zoo name or a path relative to this file); this "
+        "file's fields are merged over it.",
+    )
+    description: StrictStr = Field(
+        "", max_length=4000, description="What the network is and where it comes from."
+    )
+    reference: StrictStr | None = Field(
+        None,
+        pattern=r"^(torchvision|timm)/[a-z0-9_]+$",
+        description="The torchvision or timm model this network reproduces, e.g. timm/resnet50d.",
+    )
+    input: Input = Input()
+    stem: Stem = Stem()
+    stages: Stages
+    head: Head = Head()
+    conv_bias: StrictBool = Field(False, description="Give every convolution a bias.")
+    norm: Literal["batch"] = Field("batch", description="Normalisation layer.")
+    activation: Literal["relu"] = Field("relu", description="Activation function.")
+    init: Init = Init()
+
+
+FieldPath = tuple[str | int, ...]
+
+
+def check_consistency(spec: Spec) -> list[tuple[FieldPath, str]]:
+    """Rules across fields, each as (path of the field to change, what is wrong)."""
+    problems: list[tuple[FieldPath, str]] = []
+    stages = spec.stages
+    count = len(stages.depths)
+    for field in ("widths", "strides"):
+        values = getattr(stages, field)
+        if values is not None and len(values) != count:
+            message = f"has {len(values)} entries but depths has {count}; give one per stage"
+            problems.append((("stages", field), message))
+    if stages.block == "basic":
+        for field, default in (("groups", 1), ("width_per_group", 64), ("stride_on", "3x3")):
+            if getattr(stages, field) != default:
+                message = "applies to bottleneck blocks only, and this network has basic blocks"
+                problems.append((("stages", field), message))
+
+    if stages.shortcut == "zero_pad" and not stages.shortcut_norm:
+        message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
+        problems.append((("stages", "shortcut_norm"), message))
+
+    stem = spec.stem
+    if stem.channels is not None:
+        expected = 3 if stem.type == "deep" else 1
+        if len(stem.channels) != expected:
+            message = f"a {stem.type} stem has {expected} conv(s); give {expected} channel count(s)"
+            problems.append((("stem", "channels"), message))
+    pool = stem.pool
+    if pool is not None:
+        if pool.type == "none":
+            for field in sorted(pool.model_fields_set - {"type"}):
+                problems.append((("stem", "pool", field), "has no effect without a pool"))
+        elif pool.padding > pool.kernel_size // 2:
+            message = f"at most half the kernel size ({pool.kernel_size // 2})"
+            problems.append((("stem", "pool", "padding"), message))
+    return problems
