@@ -126,7 +126,11 @@ def _layer(layer: Layer, shape: Shape) -> tuple[int, int, Shape]:
         out_w = _out(width, layer.kernel_size, layer.stride, layer.padding, ceil=False)
         per_output = layer.kernel_size**2 * layer.in_channels // layer.groups
         params = per_output * layer.out_channels + (layer.out_channels if layer.bias else 0)
-        return params, per_output * layer.out_channels * out_h * out_w, (layer.out_channels, out_h, out_w)
+        return (
+            params,
+            per_output * layer.out_channels * out_h * out_w,
+            (layer.out_channels, out_h, out_w),
+        )
     if isinstance(layer, Norm):
         return 2 * layer.channels, 0, shape
     if isinstance(layer, MaxPool):

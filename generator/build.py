@@ -11,6 +11,7 @@ from generator.render import Provenance, render_model
 
 DEFAULT_OUT_DIR = "generated"
 
+
 def load_all(arguments: list[str]) -> list[LoadedSpec]:
     """Load every spec, reporting the problems of all of them together."""
     loaded: list[LoadedSpec] = []
@@ -23,13 +24,17 @@ def load_all(arguments: list[str]) -> list[LoadedSpec]:
     by_name: dict[str, LoadedSpec] = {}
     for spec in loaded:
         other = by_name.setdefault(spec.plan.name, spec)
-        if other is not spec and other.source.file.path.resolve() != spec.source.file.path.resolve():
+        if (
+            other is not spec
+            and other.source.file.path.resolve() != spec.source.file.path.resolve()
+        ):
             where = spec.source.locate(("name",))
             message = f"{other.source.file.display} has the same name; each spec needs its own"
             problems.append(Problem(where, "name", message))
     if problems:
         raise SpecError(problems)
     return list(by_name.values())
+
 
 def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
     command = f"resnetgen build {spec.origin}"
@@ -38,6 +43,7 @@ def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
         command += f" -o {shown.as_posix()}"
     return command
 
+
 def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
     result = []
     for spec in specs:
@@ -45,4 +51,3 @@ def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
         text = render_model(spec.plan, spec.analysis, provenance)
         result.append(Output(Path(out_dir) / f"{spec.plan.name}.py", text))
     return result
-

@@ -68,8 +68,12 @@ def main(debug: bool) -> None:
     show_default=True,
     help="Directory the generated files go to.",
 )
-@click.option("--check", is_flag=True, help="Write nothing; show a diff and fail if a file is stale.")
-@click.option("--force", is_flag=True, help="Replace files edited by hand or not made by resnetgen.")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; show a diff and fail if a file is stale."
+)
+@click.option(
+    "--force", is_flag=True, help="Replace files edited by hand or not made by resnetgen."
+)
 @_reports_errors
 def build(specs: tuple[str, ...], out_dir: str, check: bool, force: bool) -> None:
     """Generate OUT_DIR/NAME.py for each SPEC (all of them, or none if any is invalid)."""

@@ -63,9 +63,13 @@ def refusal(output: Output) -> Refusal | None:
         return None
     state = provenance_state(current)
     if state == "foreign":
-        return Refusal(f"{output.path}: exists and was not written by resnetgen; --force replaces it")
+        return Refusal(
+            f"{output.path}: exists and was not written by resnetgen; --force replaces it"
+        )
     if state == "edited":
-        return Refusal(f"{output.path}: was edited by hand since it was generated; --force replaces it")
+        return Refusal(
+            f"{output.path}: was edited by hand since it was generated; --force replaces it"
+        )
     return None
 
 
@@ -86,7 +90,9 @@ def write_all(outputs: list[Output], force: bool = False) -> list[tuple[Output, 
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)

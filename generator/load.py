@@ -109,7 +109,9 @@ def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
         choices = [c.strip(" '") for c in error["ctx"]["expected"].replace(" or ", ",").split(",")]
         if isinstance(error["input"], str):
             message += _suggest(error["input"], choices)
-    return Problem(source.locate(path), dotted(path), f"{message} (given {describe(error['input'])})")
+    return Problem(
+        source.locate(path), dotted(path), f"{message} (given {describe(error['input'])})"
+    )
 
 
 def _suggest(word: Any, choices: list[str]) -> str:

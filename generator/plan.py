@@ -181,7 +181,9 @@ def build_plan(spec: Spec) -> Plan:
         zip(kinds, stages.depths, widths, strides, strict=True)
     ):
         out_channels = base * EXPANSION[kind]
-        width = base * stages.width_per_group // 64 * stages.groups if kind == "bottleneck" else base
+        width = (
+            base * stages.width_per_group // 64 * stages.groups if kind == "bottleneck" else base
+        )
         if width < 1:
             message = f"gives stage {index + 1} a bottleneck width of 0; raise it or the width"
             problems.append((("stages", "width_per_group"), message))

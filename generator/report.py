@@ -8,8 +8,9 @@ from generator.plan import Plan
 COLUMNS = ("part", "blocks", "stride", "output", "params", "multiply-adds")
 
 
-def format_macs(macs: int) -> str:
-    if macs >= 10**8:
+def format_macs(macs: int, scale_of: int | None = None) -> str:
+    """Multiply-adds in G or M, chosen by `scale_of` (default: `macs` itself)."""
+    if (scale_of if scale_of is not None else macs) >= 10**9:
         return f"{macs / 1e9:.3f} G"
     return f"{macs / 1e6:.2f} M"
 
@@ -42,7 +43,7 @@ def figures_rows(analysis: Analysis) -> list[tuple[str, ...]]:
             str(part.stride) if part.name != "head" else "-",
             _output(part),
             f"{part.params:,}",
-            format_macs(part.macs),
+            format_macs(part.macs, analysis.macs),
         )
         for part in analysis.parts
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -22,7 +23,12 @@ def templates_dir() -> Path:
 
 
 def zoo_names() -> list[str]:
-    return sorted(path.stem for path in zoo_dir().glob("*.yaml"))
+    """Names of the zoo specs, in natural order (resnet18 before resnet101)."""
+    return sorted((path.stem for path in zoo_dir().glob("*.yaml")), key=_natural)
+
+
+def _natural(name: str) -> list[str | int]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def zoo_path(name: str) -> Path | None:

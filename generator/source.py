@@ -145,12 +145,15 @@ def _decode(raw: bytes, shown: str) -> str:
 
 
 def _compose(text: str, shown: str) -> Node:
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        location = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
+        location = (
+            Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
+        )
         problem = (error.problem or "invalid YAML").strip()
         if "expected a single document" in (error.context or ""):
             problem = "several YAML documents in one file; a spec is one document"
@@ -158,12 +161,13 @@ def _compose(text: str, shown: str) -> Node:
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
-        message = f"YAML: character {error.character!r} is not allowed in a spec"
+        message = f"YAML: character {chr(error.character)!r} is not allowed in a spec"
         raise SpecError([Problem(Location(shown, line, column), "", message)]) from None
     except yaml.YAMLError as error:
         raise SpecError([Problem(Location(shown, 1, 1), "", f"YAML: {error}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         message = "empty spec; expected a mapping of fields (name:, stages:, ...)"
         raise SpecError([Problem(Location(shown, 1, 1), "", message)])
@@ -192,7 +196,9 @@ class _Walker:
             return self._mapping(node, path, depth)
         if isinstance(node, SequenceNode):
             self._check_tag(node, path, "seq")
-            return [self.to_python(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            return [
+                self.to_python(item, (*path, i), depth + 1) for i, item in enumerate(node.value)
+            ]
         return self._scalar(node, path)
 
     def _mapping(self, node: MappingNode, path: Path_, depth: int) -> dict[str, Any]:

@@ -1,0 +1,19 @@
+"""The committed generated/ files are exactly what specs/ produce."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from generator.cli import main
+
+from .conftest import ROOT, ZOO
+
+
+def test_generated_matches_specs() -> None:
+    specs = sorted(str(path) for path in (ROOT / "specs").glob("*.yaml"))
+    result = CliRunner().invoke(main, ["build", "--check", *specs, "-o", str(ROOT / "generated")])
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_generated_holds_the_zoo_and_nothing_else() -> None:
+    assert sorted(p.stem for p in (ROOT / "generated").glob("*.py")) == sorted(ZOO)

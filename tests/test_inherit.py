@@ -1,0 +1,115 @@
+"""`extends:`: deep merge, own fields, positions from the file that set each value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.errors import SpecError
+from generator.inherit import resolve
+from generator.load import load
+
+BASE = """\
+name: base
+description: the base network
+reference: timm/resnet50
+stem:
+  type: deep
+  pool:
+    type: max
+    ceil_mode: true
+stages:
+  block: bottleneck
+  depths: [3, 4, 6, 3]
+"""
+
+
+def test_child_overrides_one_nested_field_and_keeps_the_rest(write_spec) -> None:
+    write_spec(BASE, "base.yaml")
+    child = write_spec(
+        "name: child\nextends: base\nstem:\n  pool:\n    ceil_mode: false\n", "child.yaml"
+    )
+    resolved = resolve(child)
+    assert resolved.data["stem"] == {"type": "deep", "pool": {"type": "max", "ceil_mode": False}}
+    assert resolved.data["stages"]["depths"] == [3, 4, 6, 3]
+
+
+def test_own_fields_are_not_inherited(write_spec) -> None:
+    write_spec(BASE, "base.yaml")
+    child = write_spec("name: child\nextends: base\n", "child.yaml")
+    data = resolve(child).data
+    assert data["name"] == "child"
+    assert "description" not in data and "reference" not in data
+
+
+def test_lists_are_replaced_not_merged(write_spec) -> None:
+    write_spec(BASE, "base.yaml")
+    child = write_spec("name: child\nextends: base\nstages:\n  depths: [2, 2]\n", "child.yaml")
+    assert resolve(child).data["stages"]["depths"] == [2, 2]
+
+
+def test_positions_name_the_file_that_set_the_value(write_spec, tmp_path: Path) -> None:
+    write_spec(BASE, "base.yaml")
+    child = write_spec("name: child\nextends: base.yaml\nstages:\n  depths: [2, 2]\n", "child.yaml")
+    resolved = resolve(child, "child.yaml")
+    assert str(resolved.locate(("stem", "pool", "ceil_mode"))) == "base.yaml:8:16"
+    assert str(resolved.locate(("stages", "depths", 1))) == "child.yaml:4:15"
+    assert str(resolved.locate(("stages", "block"))) == "base.yaml:10:10"
+
+
+def test_error_in_inherited_value_points_at_the_parent(write_spec) -> None:
+    write_spec(BASE.replace("depths: [3, 4, 6, 3]", "depths: [3, 0, 6, 3]"), "base.yaml")
+    child = write_spec("name: child\nextends: base\n", "child.yaml")
+    with pytest.raises(SpecError) as caught:
+        load(str(child))
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{child.parent / 'base.yaml'}:11:15: stages.depths.1: ")
+
+
+def test_zoo_parent_by_name(write_spec) -> None:
+    child = write_spec("name: mine\nextends: resnet50d\nhead:\n  num_classes: 10\n")
+    loaded = load(str(child))
+    assert loaded.plan.stem.type == "deep" and loaded.plan.shortcut == "avg_down"
+    assert loaded.plan.head.num_classes == 10
+    assert len(loaded.source.chain) == 4  # mine, resnet50d, resnet50c, resnet50
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"spec.yaml": "name: a\nextends: resnet5O\n"},
+            "no spec 'resnet5O' next to this file or in the zoo; did you mean 'resnet50'?",
+        ),
+        ({"spec.yaml": "name: a\nextends: spec\n"}, "a spec cannot extend itself"),
+        (
+            {"spec.yaml": "name: a\nextends: b\n", "b.yaml": "name: b\nextends: spec\n"},
+            "a spec cannot extend itself",
+        ),
+        (
+            {"spec.yaml": "name: a\nextends: /etc/hosts.yaml\n"},
+            "should be a path relative to this spec",
+        ),
+        ({"spec.yaml": "name: a\nextends: sub/none.yaml\n"}, "no spec file at 'sub/none.yaml'"),
+        (
+            {"spec.yaml": "name: a\nextends: 3\n"},
+            "should be a spec name or a relative path (given 3)",
+        ),
+    ],
+)
+def test_bad_extends(write_spec, files: dict[str, str], expected: str) -> None:
+    for name, text in files.items():
+        path = write_spec(text, name)
+    with pytest.raises(SpecError) as caught:
+        resolve(path.parent / "spec.yaml")
+    assert expected in str(caught.value)
+    assert ":2:10: extends: " in str(caught.value)
+
+
+def test_chain_length_is_bounded(write_spec) -> None:
+    for index in range(12):
+        write_spec(f"name: s{index}\nextends: s{index + 1}\n", f"s{index}.yaml")
+    write_spec("name: s12\nstages:\n  block: basic\n  depths: [1]\n", "s12.yaml")
+    with pytest.raises(SpecError, match="more than 8 levels of extends"):
+        resolve(write_spec("name: s0\nextends: s1\n", "s0.yaml"))

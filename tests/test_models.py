@@ -1,0 +1,72 @@
+"""Every zoo model: it builds, runs forward and backward, and matches its own analysis."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from generator.analysis import analyse
+from generator.load import load
+
+from .conftest import ZOO, import_file
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+SMALL_SIDE = 64
+
+
+def _model(zoo_files, name: str) -> torch.nn.Module:
+    module = import_file(zoo_files[name])
+    return getattr(module, name)()
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_forward_and_backward(zoo_files, name: str) -> None:
+    torch.manual_seed(0)
+    plan = load(name).plan
+    model = _model(zoo_files, name).to(DEVICE).train()
+    x = torch.randn(2, plan.in_channels, SMALL_SIDE, SMALL_SIDE, device=DEVICE)
+    logits = model(x)
+    assert logits.shape == (2, plan.head.num_classes)
+    assert torch.isfinite(logits).all()
+    logits.square().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient reached {missing[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_parameters_match_the_plan_layer_by_layer(zoo_files, name: str) -> None:
+    analysis = load(name).analysis
+    with torch.device("meta"):
+        model = _model(zoo_files, name)
+    by_module: dict[str, int] = {}
+    for parameter_name, parameter in model.named_parameters():
+        module_name = parameter_name.rsplit(".", 1)[0]
+        by_module[module_name] = by_module.get(module_name, 0) + parameter.numel()
+    assert by_module == analysis.layer_params
+    assert sum(p.numel() for p in model.parameters()) == analysis.params
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_multiply_adds_match_the_flop_counter(zoo_files, name: str) -> None:
+    loaded = load(name)
+    side = 224 if loaded.plan.resize is None else loaded.plan.input_size[0]
+    with torch.device("meta"):
+        model = _model(zoo_files, name).eval()
+        x = torch.randn(1, loaded.plan.in_channels, side, side)
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    assert counter.get_total_flops() == 2 * analyse(loaded.plan, (side, side)).macs
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_output_sizes_match_the_analysis(zoo_files, name: str) -> None:
+    loaded = load(name)
+    height, width = 161, 173
+    analysis = analyse(loaded.plan, (height, width))
+    with torch.device("meta"):
+        model = _model(zoo_files, name).eval()
+        x = torch.randn(1, loaded.plan.in_channels, height, width)
+        features = model.forward_features(x)
+    assert tuple(features.shape[1:]) == analysis.parts[-2].output

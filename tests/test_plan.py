@@ -1,0 +1,74 @@
+"""The plan: every layer named as the generated module names it."""
+
+from __future__ import annotations
+
+from generator.load import load
+from generator.plan import AvgPool, Conv, Norm, PadChannels
+
+
+def _layers(name: str) -> dict[str, object]:
+    return dict(load(name).plan.named_layers())
+
+
+def test_deep_stem_follows_timm_indices() -> None:
+    layers = _layers("resnet50c")
+    assert layers["conv1.0"] == Conv(3, 32, 3, stride=2, padding=1)
+    assert layers["conv1.1"] == Norm(32)
+    assert layers["conv1.3"] == Conv(32, 32, 3, padding=1)
+    assert layers["conv1.6"] == Conv(32, 64, 3, padding=1)
+    assert layers["bn1"] == Norm(64)
+
+
+def test_avg_down_shortcut_keeps_an_empty_pool_slot_at_stride_one() -> None:
+    layers = _layers("resnet50d")
+    assert "layer1.0.downsample.0" not in layers
+    assert layers["layer1.0.downsample.1"] == Conv(64, 256, 1)
+    assert layers["layer1.0.downsample.2"] == Norm(256)
+    assert layers["layer2.0.downsample.0"] == AvgPool(2)
+    assert layers["layer2.0.downsample.1"] == Conv(256, 512, 1)
+    assert "layer2.1.downsample.1" not in layers
+
+
+def test_stride_placement() -> None:
+    b = _layers("resnet50")
+    assert b["layer2.0.conv1"] == Conv(256, 128, 1)
+    assert b["layer2.0.conv2"] == Conv(128, 128, 3, stride=2, padding=1)
+    v1 = _layers("resnet50_v1")
+    assert v1["layer2.0.conv1"] == Conv(256, 128, 1, stride=2)
+    assert v1["layer2.0.conv2"] == Conv(128, 128, 3, padding=1)
+
+
+def test_basic_blocks_stride_only_their_first_conv() -> None:
+    layers = _layers("resnet18")
+    assert layers["layer2.0.conv1"] == Conv(64, 128, 3, stride=2, padding=1)
+    assert layers["layer2.0.conv2"] == Conv(128, 128, 3, padding=1)
+    assert "layer1.0.downsample.0" not in layers
+    assert layers["layer2.0.downsample.0"] == Conv(64, 128, 1, stride=2)
+
+
+def test_option_a_shortcut_has_no_parameters() -> None:
+    plan = load("cifar_resnet20").plan
+    assert [stage.first_shortcut for stage in plan.stages] == ["identity", "zero_pad", "zero_pad"]
+    assert dict(plan.named_layers())["layer2.0.downsample"] == PadChannels(2, 16)
+
+
+def test_cifar10_article_network() -> None:
+    plan = load("resnet50_cifar10").plan
+    layers = dict(plan.named_layers())
+    assert layers["conv1"] == Conv(3, 64, 7, stride=2, padding=3, bias=True)
+    assert layers["layer1.0.downsample.0"] == Conv(64, 256, 1, bias=True)
+    assert "layer1.0.downsample.1" not in layers
+    assert plan.resize is not None and plan.resize.size == (224, 224)
+    assert plan.stem.pool is not None and (plan.stem.pool.kernel_size, plan.stem.pool.padding) == (
+        2,
+        0,
+    )
+
+
+def test_projection_on_every_block(write_spec) -> None:
+    spec = write_spec(
+        "name: c\nstages:\n  block: basic\n  depths: [2]\n  shortcut: projection_all\n"
+    )
+    layers = dict(load(str(spec)).plan.named_layers())
+    assert layers["layer1.0.downsample.0"] == Conv(64, 64, 1)
+    assert layers["layer1.1.downsample.0"] == Conv(64, 64, 1)

@@ -1,0 +1,174 @@
+"""Validation: each bad value is named, located, shown, and the valid choices given."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.errors import SpecError
+from generator.load import load
+from generator.spec import Spec
+
+GOOD = """\
+name: net
+stages:
+  block: bottleneck
+  depths: [1, 1]
+"""
+
+
+def _problems(write_spec, text: str) -> list[str]:
+    path = write_spec(text)
+    with pytest.raises(SpecError) as caught:
+        load(str(path))
+    prefix = f"{path}:"
+    assert all(str(p).startswith(prefix) for p in caught.value.problems)
+    return [str(p).removeprefix(prefix) for p in caught.value.problems]
+
+
+def test_a_good_spec_loads(write_spec) -> None:
+    loaded = load(str(write_spec(GOOD)))
+    assert loaded.spec.name == "net"
+    assert loaded.plan.stages[1].stride == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD + "stem:\n  typ: deep\n", "6:3: stem.typ: unknown field; did you mean 'type'?"),
+        (
+            GOOD.replace("depths", "dephts"),
+            "4:3: stages.dephts: unknown field; did you mean 'depths'?",
+        ),
+        (GOOD + "color: red\n", "5:1: color: unknown field"),
+        (
+            GOOD.replace("bottleneck", "bottlenek"),
+            "3:10: stages.block: should be 'basic' or 'bottleneck'; did you mean 'bottleneck'? (given 'bottlenek')",
+        ),
+        (
+            GOOD.replace("[1, 1]", "[1, 0]"),
+            "4:15: stages.depths.1: should be greater than or equal to 1 (given 0)",
+        ),
+        (
+            GOOD.replace("[1, 1]", "[1, '2']"),
+            "4:15: stages.depths.1: should be a valid integer (given '2')",
+        ),
+        (
+            GOOD.replace("[1, 1]", "[1, 2.0]"),
+            "4:15: stages.depths.1: should be a valid integer (given 2.0)",
+        ),
+        (
+            GOOD.replace("[1, 1]", "[1, true]"),
+            "4:15: stages.depths.1: should be a valid integer (given True)",
+        ),
+        (
+            GOOD.replace("[1, 1]", "[]"),
+            "4:11: stages.depths: list should have at least 1 item after validation, not 0 (given [])",
+        ),
+        (GOOD + "conv_bias: yes\n", "5:12: conv_bias: should be a valid boolean (given 'yes')"),
+        (
+            GOOD + "head:\n  dropout: 1e-5x\n",
+            "6:12: head.dropout: should be a valid number (given '1e-5x')",
+        ),
+        (GOOD + "head:\n  dropout: 1.5\n", "6:12: head.dropout: should be less than 1 (given 1.5)"),
+        (GOOD + "head:\n  dropout: .nan\n", "head.dropout: "),
+        (GOOD.replace("name: net", "name: Net"), "1:7: name: should be a lowercase identifier"),
+        (
+            GOOD.replace("name: net", "name: ../../etc/x"),
+            "1:7: name: should be a lowercase identifier",
+        ),
+        (
+            GOOD.replace("name: net", "name: class"),
+            "1:7: name: 'class' is a Python keyword (given 'class')",
+        ),
+        (
+            GOOD.replace("name: net", "name: list"),
+            "1:7: name: 'list' would shadow a name the generated file uses (given 'list')",
+        ),
+        (GOOD.replace("name: net", "name: make_stage"), "would shadow a name"),
+        (GOOD.replace("name: net\n", ""), "1:1: name: required field is missing"),
+        ("name: x\n", "1:1: stages: required field is missing"),
+        (
+            GOOD + "reference: pytorch/resnet50\n",
+            "5:12: reference: should be torchvision/NAME or timm/NAME",
+        ),
+        (
+            GOOD + "stem:\n  type: deep\n  channels: [64]\n",
+            "7:13: stem.channels: a deep stem has 3 conv(s); give 3 channel count(s) (given [64])",
+        ),
+        (
+            GOOD + "stem:\n  pool:\n    type: none\n    stride: 2\n",
+            "8:13: stem.pool.stride: has no effect without a pool (given 2)",
+        ),
+        (
+            GOOD + "stem:\n  pool:\n    kernel_size: 2\n    padding: 2\n",
+            "8:14: stem.pool.padding: at most half the kernel size (1) (given 2)",
+        ),
+        (
+            GOOD + "  widths: [64]\n",
+            "5:11: stages.widths: has 1 entries but depths has 2; give one per stage (given [64])",
+        ),
+        (GOOD + "  strides: [1, 2, 2]\n", "5:12: stages.strides: has 3 entries but depths has 2"),
+        (
+            GOOD.replace("bottleneck", "basic") + "  groups: 32\n",
+            "5:11: stages.groups: applies to bottleneck blocks only",
+        ),
+        (
+            GOOD.replace("bottleneck", "basic") + "  stride_on: 1x1\n",
+            "5:14: stages.stride_on: applies to bottleneck blocks only",
+        ),
+        (
+            GOOD + "  shortcut: zero_pad\n  shortcut_norm: false\n",
+            "6:18: stages.shortcut_norm: a zero_pad shortcut has no conv",
+        ),
+        (
+            GOOD + "  shortcut: zero_pad\n  widths: [64, 8]\n",
+            "6:16: stages.widths.1: a zero_pad shortcut cannot reduce channels, but stage 2 goes from 256 to 32 (given 8)",
+        ),
+        (
+            GOOD + "  width_per_group: 1\n  widths: [32, 64]\n",
+            "5:20: stages.width_per_group: gives stage 1 a bottleneck width of 0",
+        ),
+        (
+            GOOD + "stem:\n  pool:\n    kernel_size: 2\n    padding: 0\ninput:\n  size: [1, 1]\n",
+            "10:9: input.size: the input is too small for this network (given [1, 1])",
+        ),
+        (GOOD + "input:\n  size: [224]\n", "6:9: input.size: list should have at least 2 items"),
+        (
+            GOOD + "input:\n  channels: 0\n",
+            "6:13: input.channels: should be greater than or equal to 1 (given 0)",
+        ),
+        (
+            GOOD + "stem: deep\n",
+            "5:7: stem: should be a valid dictionary or instance of Stem (given 'deep')",
+        ),
+    ],
+)
+def test_bad_values(write_spec, text: str, expected: str) -> None:
+    problems = _problems(write_spec, text)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once(write_spec) -> None:
+    text = GOOD.replace("[1, 1]", "[0, 0]") + "conv_bias: 1\nhead:\n  num_clases: 10\n"
+    problems = _problems(write_spec, text)
+    assert [p.split(": ")[0] for p in problems] == ["4:12", "4:15", "5:12", "7:3"]
+
+
+def test_schema_documents_every_field() -> None:
+    schema = Spec.model_json_schema()
+    stages = schema["$defs"]["Stages"]["properties"]
+    assert set(stages["shortcut"]["enum"]) == {
+        "projection",
+        "avg_down",
+        "zero_pad",
+        "projection_all",
+    }
+    assert stages["depths"]["items"]["maximum"] == 256
+    for section in schema["$defs"].values():
+        for field, body in section["properties"].items():
+            assert "description" in body or field in {
+                "kernel_size",
+                "stride",
+                "padding",
+                "num_classes",
+            }, field
