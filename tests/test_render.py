@@ -126,3 +126,28 @@ def test_docstring_text_reads_back_exactly(text: str) -> None:
     assert len(tree.body) == 1
     assert ast.literal_eval(tree.body[0].value) == text
     assert "\r" not in source and "\u2028" not in source and "\x00" not in source
+
+
+def test_a_child_overriding_one_field_changes_only_that_part(tmp_path: Path, write_spec) -> None:
+    child = write_spec("name: resnet18\nextends: resnet18\ninput:\n  channels: 1\n", "child.yaml")
+    (parent,) = outputs(load_all(["resnet18"]), str(tmp_path))
+    (variant,) = outputs(load_all([str(child)]), str(tmp_path))
+
+    def code(text: str) -> list[str]:
+        return text.split('"""\n', 2)[2].splitlines()  # past the header and the docstring
+
+    changed = [(a, b) for a, b in zip(code(parent.text), code(variant.text), strict=True) if a != b]
+    assert changed == [
+        (
+            "    def __init__(self, num_classes: int = 1000, in_channels: int = 3) -> None:",
+            "    def __init__(self, num_classes: int = 1000, in_channels: int = 1) -> None:",
+        ),
+        (
+            "def resnet18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:",
+            "def resnet18(num_classes: int = 1000, in_channels: int = 1) -> ResNet:",
+        ),
+        (
+            '    """Build resnet18 (11,689,512 parameters, 1.814 G multiply-adds)."""',
+            '    """Build resnet18 (11,683,240 parameters, 1.735 G multiply-adds)."""',
+        ),
+    ]
