@@ -14,6 +14,7 @@ from generator.plan import (
     AvgPool,
     BlockPlan,
     Conv,
+    EfficientChannelAttention,
     GlobalAvgPool,
     Layer,
     Linear,
@@ -24,6 +25,7 @@ from generator.plan import (
     Plan,
     PlanError,
     Resize,
+    SqueezeExcite,
 )
 
 Shape = tuple[int, int, int]  # channels, height, width
@@ -69,9 +71,9 @@ class _Tally:
     def run(self, layers: tuple[Named, ...] | list[Named], shape: Shape, prefix: str = "") -> Shape:
         for name, layer in layers:
             params, macs, shape = _layer(layer, shape)
-            if params:
-                self.layer_params[prefix + name] = params
-            self.params += params
+            for part, count in params.items():
+                self.layer_params[".".join(filter(None, (prefix + name, part)))] = count
+                self.params += count
             self.macs += macs
         return shape
 
@@ -118,40 +120,46 @@ def _block(block: BlockPlan, shape: Shape, tally: _Tally, prefix: str) -> Shape:
     return body
 
 
-def _layer(layer: Layer, shape: Shape) -> tuple[int, int, Shape]:
-    """(parameters, multiply-adds, output shape) of one layer."""
+def _layer(layer: Layer, shape: Shape) -> tuple[dict[str, int], int, Shape]:
+    """Parameters of the layer's modules (by sub-module name), multiply-adds, output shape."""
     channels, height, width = shape
     if isinstance(layer, Conv):
         out_h = _out(height, layer.kernel_size, layer.stride, layer.padding, ceil=False)
         out_w = _out(width, layer.kernel_size, layer.stride, layer.padding, ceil=False)
-        per_output = layer.kernel_size**2 * layer.in_channels // layer.groups
-        params = per_output * layer.out_channels + (layer.out_channels if layer.bias else 0)
-        return (
-            params,
-            per_output * layer.out_channels * out_h * out_w,
-            (layer.out_channels, out_h, out_w),
-        )
+        weights = _conv_weights(layer)
+        params = weights + (layer.out_channels if layer.bias else 0)
+        return {"": params}, weights * out_h * out_w, (layer.out_channels, out_h, out_w)
     if isinstance(layer, Norm):
-        return 2 * layer.channels, 0, shape
+        return {"": 2 * layer.channels}, 0, shape
     if isinstance(layer, MaxPool):
         out_h = _out(height, layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
         out_w = _out(width, layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
-        return 0, 0, (channels, out_h, out_w)
+        return {}, 0, (channels, out_h, out_w)
     if isinstance(layer, AvgPool):
         out_h = _out(height, layer.stride, layer.stride, 0, ceil=True)
         out_w = _out(width, layer.stride, layer.stride, 0, ceil=True)
-        return 0, 0, (channels, out_h, out_w)
+        return {}, 0, (channels, out_h, out_w)
     if isinstance(layer, PadChannels):
         stride = layer.stride
-        return 0, 0, (channels + layer.extra_channels, -(-height // stride), -(-width // stride))
+        return {}, 0, (channels + layer.extra_channels, -(-height // stride), -(-width // stride))
+    if isinstance(layer, SqueezeExcite):
+        down = layer.channels * layer.hidden
+        params = {"fc1": down + layer.hidden, "fc2": down + layer.channels}
+        return params, 2 * down, shape
+    if isinstance(layer, EfficientChannelAttention):
+        return {"conv": layer.kernel_size}, layer.kernel_size * layer.channels, shape
     if isinstance(layer, Resize):
-        return 0, 0, (channels, *layer.size)
+        return {}, 0, (channels, *layer.size)
     if isinstance(layer, GlobalAvgPool):
-        return 0, 0, (channels, 1, 1)
+        return {}, 0, (channels, 1, 1)
     if isinstance(layer, Linear):
         macs = layer.in_features * layer.out_features
-        return macs + layer.out_features, macs, (layer.out_features, 1, 1)
+        return {"": macs + layer.out_features}, macs, (layer.out_features, 1, 1)
     raise TypeError(f"no analysis for {layer!r}")
+
+
+def _conv_weights(conv: Conv) -> int:
+    return conv.kernel_size**2 * conv.in_channels // conv.groups * conv.out_channels
 
 
 def _out(size: int, kernel: int, stride: int, padding: int, ceil: bool) -> int:

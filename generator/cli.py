@@ -140,7 +140,7 @@ def list_zoo() -> None:
                 f"{spec.analysis.params:,}",
                 format_macs(spec.analysis.macs),
                 f"{channels}x{height}x{width}",
-                spec.plan.reference or "-",
+                ", ".join(spec.plan.references) or "-",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

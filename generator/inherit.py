@@ -51,44 +51,46 @@ def resolve(path: Path, display: str | None = None) -> ResolvedSource:
 
 def _resolve(source: SourceFile, seen: tuple[Path, ...]) -> ResolvedSource:
     own = ResolvedSource(source.data, source.values, source.keys, (source,))
-    reference = source.data.get("extends")
-    if reference is None:
+    parent_name = source.data.get("extends")
+    if parent_name is None:
         return own
     at = source.values.get(("extends",), Location(source.display, 1, 1))
-    parent_path, parent_display = _find_parent(reference, source, at)
+    parent_path, parent_display = _find_parent(parent_name, source, at)
     real = parent_path.resolve()
     if real in seen or real == source.path.resolve():
-        raise SpecError([Problem(at, "extends", f"a spec cannot extend itself ({reference!r})")])
+        raise SpecError([Problem(at, "extends", f"a spec cannot extend itself ({parent_name!r})")])
     if len(seen) >= MAX_CHAIN:
         raise SpecError([Problem(at, "extends", f"more than {MAX_CHAIN} levels of extends")])
     parent = _resolve(read_source(parent_path, parent_display), (*seen, source.path.resolve()))
     return _merge(parent, own)
 
 
-def _find_parent(reference: Any, source: SourceFile, at: Location) -> tuple[Path, str]:
-    if not isinstance(reference, str) or not reference:
-        message = f"should be a spec name or a relative path (given {describe(reference)})"
+def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Path, str]:
+    if not isinstance(parent_name, str) or not parent_name:
+        message = f"should be a spec name or a relative path (given {describe(parent_name)})"
         raise SpecError([Problem(at, "extends", message)])
     here = source.path.parent
-    if reference.endswith((".yaml", ".yml")) or "/" in reference:
-        if PurePosixPath(reference).is_absolute():
-            message = f"should be a path relative to this spec (given {reference!r})"
+    if parent_name.endswith((".yaml", ".yml")) or "/" in parent_name:
+        if PurePosixPath(parent_name).is_absolute():
+            message = f"should be a path relative to this spec (given {parent_name!r})"
             raise SpecError([Problem(at, "extends", message)])
-        candidate = here / reference
+        candidate = here / parent_name
         if not candidate.is_file():
-            raise SpecError([Problem(at, "extends", f"no spec file at {reference!r}")])
-        return candidate, os.path.normpath(os.path.join(os.path.dirname(source.display), reference))
-    sibling = here / f"{reference}.yaml"
+            raise SpecError([Problem(at, "extends", f"no spec file at {parent_name!r}")])
+        return candidate, os.path.normpath(
+            os.path.join(os.path.dirname(source.display), parent_name)
+        )
+    sibling = here / f"{parent_name}.yaml"
     if sibling.is_file():
         shown = os.path.join(os.path.dirname(source.display), sibling.name)
         return sibling, os.path.normpath(shown)
-    in_zoo = zoo_path(reference)
+    in_zoo = zoo_path(parent_name)
     if in_zoo is not None:
         return in_zoo, str(in_zoo)
     known = sorted({p.stem for p in here.glob("*.yaml")} | set(zoo_names()))
-    close = difflib.get_close_matches(reference, known, n=1)
+    close = difflib.get_close_matches(parent_name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    message = f"no spec {reference!r} next to this file or in the zoo{hint}"
+    message = f"no spec {parent_name!r} next to this file or in the zoo{hint}"
     raise SpecError([Problem(at, "extends", message)])
 
 

@@ -95,14 +95,18 @@ def _problem(source: ResolvedSource, path: FieldPath, message: str) -> Problem:
 def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
     path: FieldPath = tuple(error["loc"])
     kind = error["type"]
+    # A single value where a list is allowed is checked as a one-item list; point at it.
+    if path and isinstance(path[-1], int) and path not in source.values:
+        path = path[:-1]
     if kind == "extra_forbidden":
         message = "unknown field" + _suggest(path[-1], _fields_at(path[:-1]))
         return Problem(source.locate(path, key=True), dotted(path), message)
     if kind == "missing":
         return Problem(source.locate(path), dotted(path), "required field is missing")
     message = str(error["msg"])
-    if kind == "string_pattern_mismatch" and path in _PATTERN_HELP:
-        message = _PATTERN_HELP[path]
+    named = tuple(part for part in path if isinstance(part, str))
+    if kind == "string_pattern_mismatch" and named in _PATTERN_HELP:
+        message = _PATTERN_HELP[named]
     message = message.removeprefix("Value error, ").removeprefix("Input ")
     message = message[0].lower() + message[1:]
     if kind == "literal_error":

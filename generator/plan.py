@@ -7,9 +7,20 @@ generated file, so the plan's names are the generated model's `state_dict` prefi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
 
-from generator.spec import BlockKind, FieldPath, ShortcutKind, Spec, StemType, StrideOn
+from generator.spec import (
+    AttentionType,
+    BlockKind,
+    FieldPath,
+    NormType,
+    ShortcutKind,
+    Spec,
+    StemType,
+    StrideOn,
+)
 
 EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4}
 DEFAULT_STEM_CHANNELS: dict[str, tuple[int, ...]] = {
@@ -59,6 +70,22 @@ class PadChannels:
 
 
 @dataclass(frozen=True)
+class SqueezeExcite:
+    """Global average, 1x1 conv down to `hidden`, ReLU, 1x1 conv back up, sigmoid gate."""
+
+    channels: int
+    hidden: int
+
+
+@dataclass(frozen=True)
+class EfficientChannelAttention:
+    """Global average, a 1-D conv of `kernel_size` across channels, sigmoid gate."""
+
+    channels: int
+    kernel_size: int
+
+
+@dataclass(frozen=True)
 class Resize:
     size: tuple[int, int]
     mode: str
@@ -75,7 +102,18 @@ class Linear:
     out_features: int
 
 
-Layer = Conv | Norm | MaxPool | AvgPool | PadChannels | Resize | GlobalAvgPool | Linear
+Layer = (
+    Conv
+    | Norm
+    | MaxPool
+    | AvgPool
+    | PadChannels
+    | SqueezeExcite
+    | EfficientChannelAttention
+    | Resize
+    | GlobalAvgPool
+    | Linear
+)
 Named = tuple[str, Layer]
 
 
@@ -99,14 +137,24 @@ class StagePlan:
     out_channels: int
     stride: int
     first_shortcut: str  # "identity" or the network's shortcut kind
+    attention: int | None  # se: hidden channels; eca: kernel size; else None
     blocks: tuple[BlockPlan, ...]
+
+
+@dataclass(frozen=True)
+class StemPool:
+    type: Literal["max", "conv"]
+    kernel_size: int
+    stride: int
+    padding: int
+    ceil_mode: bool
 
 
 @dataclass(frozen=True)
 class StemPlan:
     type: StemType
     channels: tuple[int, ...]
-    pool: MaxPool | None
+    pool: StemPool | None
     layers: tuple[Named, ...]
 
     @property
@@ -126,11 +174,14 @@ class HeadPlan:
 class Plan:
     name: str
     description: str
-    reference: str | None
+    references: tuple[str, ...]
     in_channels: int
     input_size: tuple[int, int]
     resize: Resize | None
     conv_bias: bool
+    norm: NormType
+    norm_groups: int
+    attention: AttentionType
     stride_on: StrideOn
     groups: int
     shortcut: ShortcutKind
@@ -195,6 +246,7 @@ def build_plan(spec: Spec) -> Plan:
             )
             problems.append((("stages", "widths", index), message))
             continue
+        attention = _attention_size(spec, out_channels)
         reshapes = stride != 1 or in_channels != out_channels
         first = stages.shortcut if reshapes or stages.shortcut == "projection_all" else "identity"
         blocks = []
@@ -207,7 +259,8 @@ def build_plan(spec: Spec) -> Plan:
                     width=width,
                     out_channels=out_channels,
                     stride=block_stride,
-                    body=_body(kind, block_in, width, out_channels, block_stride, spec),
+                    body=_body(kind, block_in, width, out_channels, block_stride, spec)
+                    + _attention(spec, out_channels, attention),
                     shortcut=_shortcut(
                         shortcut, block_in, out_channels, block_stride, bias, stages.shortcut_norm
                     ),
@@ -223,6 +276,7 @@ def build_plan(spec: Spec) -> Plan:
                 out_channels=out_channels,
                 stride=stride,
                 first_shortcut=first,
+                attention=attention,
                 blocks=tuple(blocks),
             )
         )
@@ -240,14 +294,17 @@ def build_plan(spec: Spec) -> Plan:
         ),
     )
     resize = spec.input.resize
-    return Plan(
+    plan = Plan(
         name=spec.name,
         description=spec.description,
-        reference=spec.reference,
+        references=tuple(spec.reference),
         in_channels=spec.input.channels,
         input_size=(spec.input.size[0], spec.input.size[1]),
         resize=Resize((resize[0], resize[1]), spec.input.resize_mode) if resize else None,
         conv_bias=bias,
+        norm=spec.norm.type,
+        norm_groups=spec.norm.groups,
+        attention=stages.attention.type,
         stride_on=stages.stride_on,
         groups=stages.groups,
         shortcut=stages.shortcut,
@@ -257,6 +314,38 @@ def build_plan(spec: Spec) -> Plan:
         stages=tuple(stage_plans),
         head=head,
     )
+    if plan.norm == "group":
+        _check_group_norm(plan)
+    return plan
+
+
+def _check_group_norm(plan: Plan) -> None:
+    for name, layer in plan.named_layers():
+        if isinstance(layer, Norm) and layer.channels % plan.norm_groups:
+            message = (
+                f"{plan.norm_groups} groups do not divide the {layer.channels} channels of {name}"
+            )
+            raise PlanError([(("norm", "groups"), message)])
+
+
+def _attention_size(spec: Spec, channels: int) -> int | None:
+    attention = spec.stages.attention
+    if attention.type == "se":
+        # timm's make_divisible(channels / reduction, 8, round_limit=0)
+        return max(8, int(channels / attention.reduction + 4) // 8 * 8)
+    if attention.type == "eca":
+        # The ECA paper's adaptive kernel: the odd size nearest (log2(C) + 1) / 2, at least 3.
+        size = int(abs(math.log(channels, 2) + 1) / 2)
+        return max(size if size % 2 else size + 1, 3)
+    return None
+
+
+def _attention(spec: Spec, channels: int, size: int | None) -> tuple[Named, ...]:
+    if size is None:
+        return ()
+    if spec.stages.attention.type == "se":
+        return (("se", SqueezeExcite(channels, size)),)
+    return (("se", EfficientChannelAttention(channels, size)),)
 
 
 def _later_shortcut(kind: ShortcutKind) -> str:
@@ -284,16 +373,25 @@ def _stem(spec: Spec) -> StemPlan:
         layers = [("conv1", Conv(source, channels[0], 3, padding=1, bias=bias))]
     layers.append(("bn1", Norm(channels[-1])))
 
-    pool = stem.pool
-    if pool is None and stem.type != "cifar":
-        max_pool = MaxPool(kernel_size=3, stride=2, padding=1, ceil_mode=False)
-    elif pool is not None and pool.type == "max":
-        max_pool = MaxPool(pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode)
-    else:
-        max_pool = None
-    if max_pool is not None:
-        layers.append(("maxpool", max_pool))
-    return StemPlan(type=stem.type, channels=channels, pool=max_pool, layers=tuple(layers))
+    pool = _stem_pool(spec)
+    if pool is not None and pool.type == "max":
+        layers.append(
+            ("maxpool", MaxPool(pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode))
+        )
+    elif pool is not None:
+        out = channels[-1]
+        conv = Conv(out, out, pool.kernel_size, pool.stride, pool.padding, bias=bias)
+        layers.extend([("maxpool.0", conv), ("maxpool.1", Norm(out))])
+    return StemPlan(type=stem.type, channels=channels, pool=pool, layers=tuple(layers))
+
+
+def _stem_pool(spec: Spec) -> StemPool | None:
+    pool = spec.stem.pool
+    if pool is None:
+        return None if spec.stem.type == "cifar" else StemPool("max", 3, 2, 1, False)
+    if pool.type == "none":
+        return None
+    return StemPool(pool.type, pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode)
 
 
 def _body(

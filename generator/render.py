@@ -80,12 +80,28 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
+def norm_layer(plan: Plan, channels: object) -> str:
+    """The constructor call of the network's norm over `channels`."""
+    if plan.norm == "group":
+        return f"nn.GroupNorm({plan.norm_groups}, {channels})"
+    return f"nn.BatchNorm2d({channels})"
+
+
+ATTENTION_PARAMETER = {"se": "se_channels", "eca": "eca_kernel_size"}
+
+
 def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
     shortcuts = {stage.first_shortcut for stage in plan.stages}
     uses_downsample = shortcuts != {"identity"}
+    bottleneck = plan.block_kinds == ("bottleneck",)
+    attention = ATTENTION_PARAMETER.get(plan.attention)
+    width = ["width"] if bottleneck else []
+    extra = [attention] if attention else []
+    later_shortcut = "shortcut" if plan.shortcut == "projection_all" else "nn.Identity()"
     return {
         "plan": plan,
         "bias": repr(plan.conv_bias),
+        "norm": lambda channels: norm_layer(plan, channels),
         "docstring": docstring_text(_module_docstring(plan, analysis)),
         "factory_summary": docstring_text(f"Build {plan.name} ({_size_line(analysis)})."),
         "resize_size": repr(plan.resize.size) if plan.resize else None,
@@ -93,14 +109,29 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             f"num_classes: int = {plan.head.num_classes}",
             f"in_channels: int = {plan.in_channels}",
         ],
+        "block_class": "Bottleneck" if bottleneck else "BasicBlock",
+        "attention_parameter": attention,
+        "block_signature": [
+            f"{name}: {'nn.Module' if name == 'downsample' else 'int'}"
+            for name in ["in_channels", *width, "out_channels", "stride", "downsample", *extra]
+        ],
+        "stage_signature": [
+            f"{name}: int"
+            for name in ["in_channels", *width, "out_channels", "depth", "stride", *extra]
+        ],
+        "block_args": {
+            "first": [*width, "out_channels", "stride", "shortcut", *extra],
+            "later": [*width, "out_channels", 1, later_shortcut, *extra],
+        },
         "maxpool_args": _maxpool_args(plan),
         "stage_args": {
             stage.name: [
                 stage.in_channels,
-                *([stage.width] if stage.block == "bottleneck" else []),
+                *([stage.width] if bottleneck else []),
                 stage.out_channels,
                 f"depth={stage.depth}",
                 f"stride={stage.stride}",
+                *([f"{attention}={stage.attention}"] if attention else []),
             ]
             for stage in plan.stages
         },
@@ -108,8 +139,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         "uses": {
             "downsample": uses_downsample,
             "identity_first": uses_downsample and "identity" in shortcuts,
-            "conv1x1": "bottleneck" in plan.block_kinds
-            or (uses_downsample and plan.shortcut != "zero_pad"),
+            "conv1x1": bottleneck or (uses_downsample and plan.shortcut != "zero_pad"),
             "avg_down_stride_one": any(
                 stage.first_shortcut == "avg_down" and stage.stride == 1 for stage in plan.stages
             ),
@@ -119,7 +149,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
 
 def _maxpool_args(plan: Plan) -> list[str]:
     pool = plan.stem.pool
-    if pool is None:
+    if pool is None or pool.type != "max":
         return []
     args = [str(pool.kernel_size), f"stride={pool.stride}", f"padding={pool.padding}"]
     return args + (["ceil_mode=True"] if pool.ceil_mode else [])
@@ -136,8 +166,8 @@ def _module_docstring(plan: Plan, analysis: Analysis) -> str:
         f"Parameters: {analysis.params:,}",
         f"Multiply-adds: {format_macs(analysis.macs)} at {channels}x{height}x{width}",
     ]
-    if plan.reference:
-        figures.append(f"Weight-compatible with {plan.reference}.")
+    if plan.references:
+        figures.append(f"Weight-compatible with {' and '.join(plan.references)}.")
     lines = _wrap(paragraphs) + [""] + figures + [""] + figures_table(analysis) + [""]
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -26,7 +27,9 @@ from pydantic import (
 
 BlockKind = Literal["basic", "bottleneck"]
 StemType = Literal["classic", "deep", "cifar"]
-PoolType = Literal["max", "none"]
+PoolType = Literal["max", "conv", "none"]
+AttentionType = Literal["none", "se", "eca"]
+NormType = Literal["batch", "group"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
 
@@ -39,6 +42,8 @@ RESERVED_NAMES = frozenset(
         "BasicBlock",
         "Bottleneck",
         "PadShortcut",
+        "SqueezeExcite",
+        "EfficientChannelAttention",
         "conv1x1",
         "conv3x3",
         "downsample",
@@ -51,6 +56,13 @@ Channels = Annotated[StrictInt, Field(ge=1, le=8192)]
 Side = Annotated[StrictInt, Field(ge=1, le=4096)]
 Depth = Annotated[StrictInt, Field(ge=1, le=256)]
 Stride = Annotated[StrictInt, Field(ge=1, le=4)]
+
+
+Reference = Annotated[StrictStr, Field(pattern=r"^(torchvision|timm)/[a-z0-9_]+$")]
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
 
 
 def _safe_name(value: str) -> str:
@@ -95,7 +107,11 @@ class Input(_Section):
 
 
 class StemPool(_Section):
-    type: PoolType = Field("max", description="max: a max pool after the stem; none: no pool.")
+    type: PoolType = Field(
+        "max",
+        description="max: a max pool after the stem; conv: a strided 3x3 conv, norm and "
+        "activation in its place (timm's replace_stem_pool); none: no pool.",
+    )
     kernel_size: Annotated[StrictInt, Field(ge=1, le=7)] = 3
     stride: Stride = 2
     padding: Annotated[StrictInt, Field(ge=0, le=3)] = 1
@@ -118,6 +134,27 @@ class Stem(_Section):
     pool: StemPool | None = Field(
         None,
         description="The pool after the stem. Default: max 3x3 stride 2 padding 1; none for cifar.",
+    )
+
+
+class Attention(_Section):
+    type: AttentionType = Field(
+        "none",
+        description="Channel attention after each residual branch's last norm: se "
+        "(squeeze-and-excitation, Hu et al., arXiv:1709.01507) or eca (efficient channel "
+        "attention, Wang et al., arXiv:1910.03151).",
+    )
+    reduction: Annotated[StrictInt, Field(ge=1, le=256)] = Field(
+        16,
+        description="se only: hidden channels = channels / reduction, rounded to a multiple "
+        "of 8 as timm does.",
+    )
+
+
+class Norm(_Section):
+    type: NormType = Field("batch", description="batch: BatchNorm2d; group: GroupNorm.")
+    groups: Annotated[StrictInt, Field(ge=1, le=1024)] = Field(
+        32, description="group only: the number of groups; it must divide every normed width."
     )
 
 
@@ -160,6 +197,7 @@ class Stages(_Section):
         description="Bottleneck inner width = floor(width * width_per_group / 64) * groups; "
         "64 with one group is the plain ResNet.",
     )
+    attention: Attention = Field(Attention(), description="Channel attention in every block.")
 
 
 class Head(_Section):
@@ -196,17 +234,21 @@ class Spec(_Section):
     description: StrictStr = Field(
         "", max_length=4000, description="What the network is and where it comes from."
     )
-    reference: StrictStr | None = Field(
-        None,
-        pattern=r"^(torchvision|timm)/[a-z0-9_]+$",
-        description="The torchvision or timm model this network reproduces, e.g. timm/resnet50d.",
+    reference: Annotated[
+        list[Reference],
+        BeforeValidator(_one_or_many, json_schema_input_type=Reference | list[Reference]),
+    ] = Field(
+        [],
+        max_length=4,
+        description="The torchvision or timm model(s) this network reproduces, e.g. "
+        "timm/resnet50d; their checkpoints load into it.",
     )
     input: Input = Input()
     stem: Stem = Stem()
     stages: Stages
     head: Head = Head()
     conv_bias: StrictBool = Field(False, description="Give every convolution a bias.")
-    norm: Literal["batch"] = Field("batch", description="Normalisation layer.")
+    norm: Norm = Field(Norm(), description="The normalisation layer after every conv.")
     activation: Literal["relu"] = Field("relu", description="Activation function.")
     init: Init = Init()
 
@@ -234,6 +276,13 @@ def check_consistency(spec: Spec) -> list[tuple[FieldPath, str]]:
         message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
         problems.append((("stages", "shortcut_norm"), message))
 
+    attention = stages.attention
+    if attention.type != "se" and "reduction" in attention.model_fields_set:
+        message = "applies to se attention only"
+        problems.append((("stages", "attention", "reduction"), message))
+    if spec.norm.type != "group" and "groups" in spec.norm.model_fields_set:
+        problems.append((("norm", "groups"), "applies to group norm only"))
+
     stem = spec.stem
     if stem.channels is not None:
         expected = 3 if stem.type == "deep" else 1
@@ -245,6 +294,8 @@ def check_consistency(spec: Spec) -> list[tuple[FieldPath, str]]:
         if pool.type == "none":
             for field in sorted(pool.model_fields_set - {"type"}):
                 problems.append((("stem", "pool", field), "has no effect without a pool"))
+        elif pool.type == "conv" and "ceil_mode" in pool.model_fields_set:
+            problems.append((("stem", "pool", "ceil_mode"), "applies to a max pool only"))
         elif pool.padding > pool.kernel_size // 2:
             message = f"at most half the kernel size ({pool.kernel_size // 2})"
             problems.append((("stem", "pool", "padding"), message))

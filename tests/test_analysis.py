@@ -16,6 +16,14 @@ PUBLISHED_PARAMS = {
     "resnet152": 60_192_808,
     "resnet50c": 25_576_264,
     "resnet50d": 25_576_264,
+    "resnext50_32x4d": 25_028_904,
+    "resnext101_32x8d": 88_791_336,
+    "wide_resnet50_2": 68_883_240,
+    "wide_resnet101_2": 126_886_696,
+    "resnet18d": 11_708_744,
+    "resnet26d": 16_014_408,
+    "resnet101d": 44_568_392,
+    "seresnet50": 28_088_024,
     "cifar_resnet20": 269_722,
     "cifar_resnet32": 464_154,
     "cifar_resnet44": 658_586,
@@ -33,6 +41,8 @@ PUBLISHED_MEGA_MACS = {
     "resnet50_v1": 3858,
     "resnet50c": 4329,
     "resnet50d": 4329,
+    "resnext50_32x4d": 4230,
+    "wide_resnet50_2": 11398,
 }
 
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from generator.load import load
-from generator.plan import AvgPool, Conv, Norm, PadChannels
+from generator.plan import (
+    AvgPool,
+    Conv,
+    EfficientChannelAttention,
+    Norm,
+    PadChannels,
+    SqueezeExcite,
+)
 
 
 def _layers(name: str) -> dict[str, object]:
@@ -72,3 +79,31 @@ def test_projection_on_every_block(write_spec) -> None:
     layers = dict(load(str(spec)).plan.named_layers())
     assert layers["layer1.0.downsample.0"] == Conv(64, 64, 1)
     assert layers["layer1.1.downsample.0"] == Conv(64, 64, 1)
+
+
+def test_squeeze_excite_hidden_channels_follow_timm_rounding() -> None:
+    plan = load("seresnet50").plan
+    assert [stage.attention for stage in plan.stages] == [16, 32, 64, 128]
+    layers = dict(plan.named_layers())
+    assert layers["layer1.0.se"] == SqueezeExcite(256, 16)
+    rs = load("resnetrs50").plan
+    assert [stage.attention for stage in rs.stages] == [64, 128, 256, 512]
+    assert [stage.attention for stage in load("seresnet18").plan.stages] == [8, 8, 16, 32]
+
+
+def test_eca_kernel_grows_with_channels() -> None:
+    plan = load("ecaresnet50d").plan
+    assert [stage.attention for stage in plan.stages] == [5, 5, 5, 7]
+    assert dict(plan.named_layers())["layer4.2.se"] == EfficientChannelAttention(2048, 7)
+
+
+def test_conv_stem_pool_sits_under_the_maxpool_name() -> None:
+    layers = _layers("resnetrs50")
+    assert layers["maxpool.0"] == Conv(64, 64, 3, stride=2, padding=1)
+    assert layers["maxpool.1"] == Norm(64)
+
+
+def test_resnext_inner_width() -> None:
+    layers = _layers("resnext50_32x4d")
+    assert layers["layer1.0.conv2"] == Conv(128, 128, 3, padding=1, groups=32)
+    assert _layers("wide_resnet50_2")["layer4.0.conv2"] == Conv(1024, 1024, 3, stride=2, padding=1)

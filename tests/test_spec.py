@@ -172,3 +172,42 @@ def test_schema_documents_every_field() -> None:
                 "padding",
                 "num_classes",
             }, field
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD + "  attention:\n    type: eca\n    reduction: 4\n",
+            "7:16: stages.attention.reduction: applies to se attention only (given 4)",
+        ),
+        (
+            GOOD + "  attention:\n    type: cbam\n",
+            "6:11: stages.attention.type: should be 'none', 'se' or 'eca' (given 'cbam')",
+        ),
+        (GOOD + "norm:\n  groups: 8\n", "6:11: norm.groups: applies to group norm only (given 8)"),
+        (
+            GOOD + "norm:\n  type: group\n  groups: 48\n",
+            "7:11: norm.groups: 48 groups do not divide the 64 channels of bn1 (given 48)",
+        ),
+        (
+            GOOD + "norm: group\n",
+            "5:7: norm: should be a valid dictionary or instance of Norm (given 'group')",
+        ),
+        (
+            GOOD + "stem:\n  pool:\n    type: conv\n    ceil_mode: true\n",
+            "8:16: stem.pool.ceil_mode: applies to a max pool only (given True)",
+        ),
+        (
+            GOOD + "reference: timm/Resnet50\n",
+            "5:12: reference: should be torchvision/NAME or timm/NAME (given 'timm/Resnet50')",
+        ),
+        (
+            GOOD + "reference: [timm/resnet50, x]\n",
+            "5:28: reference.1: should be torchvision/NAME or timm/NAME (given 'x')",
+        ),
+    ],
+)
+def test_bad_values_of_the_reference_features(write_spec, text: str, expected: str) -> None:
+    problems = _problems(write_spec, text)
+    assert any(expected in p for p in problems), problems

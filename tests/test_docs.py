@@ -1,0 +1,84 @@
+"""The README's tables and examples say what the code does."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+import timm
+import torch
+from safetensors.torch import save_file
+
+from generator.build import load_all
+from generator.resources import zoo_names
+
+from .conftest import ROOT, build_into
+
+README = (ROOT / "README.md").read_text()
+_tables = importlib.util.spec_from_file_location(
+    "readme_tables", ROOT / "scripts" / "readme_tables.py"
+)
+assert _tables is not None and _tables.loader is not None
+readme_tables = importlib.util.module_from_spec(_tables)
+_tables.loader.exec_module(readme_tables)
+
+
+def _section(name: str) -> str:
+    return README.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0]
+
+
+def _code(name: str) -> str:
+    return re.search(r"```python\n(.*?)```", _section(name), re.S).group(1)
+
+
+def test_zoo_table_is_current() -> None:
+    assert _section("zoo").strip() == readme_tables.zoo_table()
+
+
+def test_parity_table_covers_every_reference_and_all_pass() -> None:
+    rows = [line.split(" | ") for line in _section("parity").strip().splitlines()[2:]]
+    cases = {(row[0].strip("| "), row[1]) for row in rows}
+    expected = {
+        (spec.plan.name, reference)
+        for spec in load_all(zoo_names())
+        for reference in spec.plan.references
+    }
+    assert cases == expected
+    assert all(row[2] == "yes" for row in rows)
+
+
+def test_the_timm_entries_left_out_are_exactly_those_listed() -> None:
+    section = README.split("### timm entries the spec language does not express yet", 1)[1]
+    listed = set(re.findall(r"`(\w+)`", section.split("\n## ", 1)[0].split("|---|---|", 1)[1]))
+    in_zoo = {
+        reference.removeprefix("timm/")
+        for spec in load_all(zoo_names())
+        for reference in spec.plan.references
+        if reference.startswith("timm/")
+    }
+    assert listed == set(timm.list_models(module="resnet")) - in_zoo
+
+
+def test_checkpoint_examples_load_timm_weights(tmp_path: Path, monkeypatch) -> None:
+    build_into(tmp_path, "resnet50d")
+    reference = timm.create_model("resnet50d", pretrained=False).eval()
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.01)
+    torch.save(reference.state_dict(), tmp_path / "resnet50d.pth")
+    save_file(reference.state_dict(), str(tmp_path / "model.safetensors"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(os.fspath(tmp_path))
+    sys.modules.pop("resnet50d", None)
+    x = torch.randn(1, 3, 96, 96)
+    namespace: dict[str, object] = {}
+    exec(_code("checkpoint"), namespace)
+    with torch.no_grad():
+        torch.testing.assert_close(namespace["model"](x), reference(x))
+    namespace["model"] = namespace["resnet50d"]().eval()
+    exec(_code("safetensors"), namespace)
+    with torch.no_grad():
+        torch.testing.assert_close(namespace["model"](x), reference(x))

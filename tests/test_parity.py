@@ -1,0 +1,96 @@
+"""Every zoo model that names a reference is that reference: same keys, same logits.
+
+The reference is built by torchvision or timm with random weights (no downloads); its
+state_dict is loaded into the generated model with strict=True and both run on the
+same input, in eval mode (running statistics) and in train mode (batch statistics), at
+224x224 and at an odd size that exercises ceil modes and padding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+import torchvision
+
+from generator.load import load
+
+from .conftest import ROOT, ZOO, import_file
+
+SIZES = [(224, 224), (161, 173)]
+RESULTS = Path(os.environ.get("RESNETGEN_PARITY_RESULTS", ROOT / "build" / "parity.json"))
+CASES = [(name, reference) for name in ZOO for reference in load(name).plan.references]
+
+
+def build_reference(reference: str) -> torch.nn.Module:
+    library, model = reference.split("/")
+    if library == "torchvision":
+        return torchvision.models.get_model(model, weights=None)
+    return timm.create_model(model, pretrained=False)
+
+
+@torch.no_grad()
+def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Give every norm random affine parameters and running statistics.
+
+    Left at their init, zero-initialised residual norms would hide every branch.
+    """
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm):
+            shape = module.weight.shape
+            module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
+            module.bias.copy_(torch.randn(shape, generator=generator) * 0.1)
+        if isinstance(module, torch.nn.BatchNorm2d):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+
+
+@pytest.fixture(scope="module")
+def results():
+    found: dict[str, dict[str, object]] = {}
+    yield found
+    if found:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        previous.update(found)
+        RESULTS.write_text(json.dumps(dict(sorted(previous.items())), indent=1) + "\n")
+
+
+@pytest.mark.parametrize(("name", "reference"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
+def test_same_network_as_the_reference(zoo_files, results, name: str, reference: str) -> None:
+    generator = torch.Generator().manual_seed(0)
+    expected = build_reference(reference)
+    randomise_norms(expected, generator)
+    with torch.device("meta"):  # no init: every tensor comes from the reference
+        actual = getattr(import_file(zoo_files[name]), name)()
+
+    want, got = expected.state_dict(), actual.state_dict()
+    assert list(got) == list(want)
+    assert {k: (v.shape, v.dtype) for k, v in got.items()} == {
+        k: (v.shape, v.dtype) for k, v in want.items()
+    }
+    actual.load_state_dict({k: v.clone() for k, v in want.items()}, strict=True, assign=True)
+    assert sum(p.numel() for p in actual.parameters()) == sum(
+        p.numel() for p in expected.parameters()
+    )
+    assert sum(p.numel() for p in actual.parameters()) == load(name).analysis.params
+
+    worst = 0.0
+    for mode in ("eval", "train"):
+        expected.train(mode == "train")
+        actual.train(mode == "train")
+        for height, width in SIZES:
+            x = torch.randn(1, 3, height, width, generator=generator)
+            with torch.no_grad():
+                want_logits, got_logits = expected(x), actual(x)
+            torch.testing.assert_close(got_logits, want_logits)
+            worst = max(worst, (got_logits - want_logits).abs().max().item())
+    updated = actual.state_dict()  # running statistics after the train-mode passes
+    for key, value in expected.state_dict().items():
+        torch.testing.assert_close(updated[key], value, msg=key)
+    results[f"{name} {reference}"] = {"keys_equal": True, "max_abs_diff": worst}
