@@ -9,7 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from generator.analysis import analyse
 from generator.load import load
 
-from .conftest import ZOO, import_file
+from .conftest import ZOO, build_into, import_file
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 SMALL_SIDE = 64
@@ -70,3 +70,20 @@ def test_output_sizes_match_the_analysis(zoo_files, name: str) -> None:
         x = torch.randn(1, loaded.plan.in_channels, height, width)
         features = model.forward_features(x)
     assert tuple(features.shape[1:]) == analysis.parts[-2].output
+
+
+def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
+    spec = write_spec(
+        "name: dropped\nstages:\n  block: basic\n  depths: [1, 1]\nhead:\n  dropout: 0.5\n"
+    )
+    (path,) = build_into(tmp_path, str(spec))
+    assert "self.dropout = nn.Dropout(0.5)" in path.read_text()
+    model = import_file(path).dropped()
+    x = torch.randn(2, 3, 32, 32)
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
+    model.train()
+    torch.manual_seed(1)
+    first = model.forward_head(model.forward_features(x))
+    torch.manual_seed(2)
+    assert not torch.equal(first, model.forward_head(model.forward_features(x)))
