@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path, PurePath
 
 from generator.errors import Problem, SpecError
 from generator.files import Output
 from generator.load import LoadedSpec, load
 from generator.render import Provenance, render_model
+from generator.verify import verify_source
 
 DEFAULT_OUT_DIR = "generated"
 
@@ -37,11 +39,11 @@ def load_all(arguments: list[str]) -> list[LoadedSpec]:
 
 
 def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
-    command = f"resnetgen build {spec.origin}"
+    words = ["resnetgen", "build", spec.origin]
     shown = PurePath(out_dir)
     if not shown.is_absolute() and shown != PurePath(DEFAULT_OUT_DIR):
-        command += f" -o {shown.as_posix()}"
-    return command
+        words += ["-o", shown.as_posix()]
+    return shlex.join(words)
 
 
 def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
@@ -49,5 +51,6 @@ def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
     for spec in specs:
         provenance = Provenance(spec.origin, spec.sha256, regenerate_command(spec, out_dir))
         text = render_model(spec.plan, spec.analysis, provenance)
+        verify_source(text, spec.plan.name)
         result.append(Output(Path(out_dir) / f"{spec.plan.name}.py", text))
     return result

@@ -23,6 +23,7 @@ from generator.resources import zoo_dir, zoo_names, zoo_path
 from generator.spec import FieldPath, Spec, check_consistency
 
 PROJECT_MARKERS = (".git", "pyproject.toml")
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the largest zoo model has 0.47 G
 
 # Pattern errors explained in words instead of the regular expression.
 _PATTERN_HELP = {
@@ -72,6 +73,12 @@ def load(argument: str) -> LoadedSpec:
     except PlanError as error:
         problems = [_problem(source, field, message) for field, message in error.problems]
         raise SpecError(problems) from None
+    if analysis.params > MAX_PARAMETERS:
+        message = (
+            f"the network would have {analysis.params:,} parameters; resnetgen builds at most "
+            f"{MAX_PARAMETERS:,}"
+        )
+        raise SpecError([Problem(source.locate(("stages",)), "stages", message)])
     return LoadedSpec(_origin(path), source, spec, plan, analysis)
 
 
@@ -99,7 +106,9 @@ def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
     if path and isinstance(path[-1], int) and path not in source.values:
         path = path[:-1]
     if kind == "extra_forbidden":
-        message = "unknown field" + _suggest(path[-1], _fields_at(path[:-1]))
+        fields = _fields_at(path[:-1])
+        hint = _suggest(path[-1], fields) or f" (fields here: {', '.join(fields)})"
+        message = "unknown field" + hint
         return Problem(source.locate(path, key=True), dotted(path), message)
     if kind == "missing":
         return Problem(source.locate(path), dotted(path), "required field is missing")

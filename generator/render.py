@@ -7,7 +7,7 @@ they need are made here, so the output is already in `ruff format` style.
 from __future__ import annotations
 
 import hashlib
-import textwrap
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -44,10 +44,18 @@ def header(provenance: Provenance, body: str) -> str:
         else provenance.origin
     )
     return (
-        f"{HEADER_PREFIX} {__version__} from {source}. Do not edit.\n"
-        f"# Regenerate: {provenance.command}\n"
+        f"{HEADER_PREFIX} {__version__} from {comment_text(source)}. Do not edit.\n"
+        f"# Regenerate: {comment_text(provenance.command)}\n"
         f"# Spec sha256: {provenance.spec_sha256}\n"
         f"{BODY_HASH_PREFIX}{body_sha256(body)}\n"
+    )
+
+
+def comment_text(text: str) -> str:
+    """`text` as printable ASCII for a one-line comment: anything else becomes an escape."""
+    return "".join(
+        char if " " <= char <= "~" else char.encode("unicode_escape").decode("ascii")
+        for char in text
     )
 
 
@@ -173,14 +181,23 @@ def _module_docstring(plan: Plan, analysis: Analysis) -> str:
 
 
 def _wrap(paragraphs: list[str]) -> list[str]:
+    """Fill each paragraph to the docstring width, breaking only at spaces and newlines.
+
+    Every other character, tabs and control characters included, is kept for
+    `docstring_text` to escape, so the docstring reads back as the text with its runs of
+    spaces and newlines folded.
+    """
     lines: list[str] = []
-    for paragraph in (p for text in paragraphs for p in text.split("\n\n")):
-        words = " ".join(paragraph.split())
-        if words:
-            wrapped = textwrap.wrap(
-                words, LINE_LENGTH - 4, break_on_hyphens=False, break_long_words=False
-            )
-            lines.extend([*wrapped, ""])
+    for paragraph in (p for text in paragraphs for p in re.split(r"\n *\n", text)):
+        line = ""
+        for word in filter(None, re.split(r"[ \n]+", paragraph)):
+            if line and len(line) + 1 + len(word) > LINE_LENGTH - 4:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line:
+            lines.extend([line, ""])
     return lines[:-1]
 
 

@@ -68,7 +68,9 @@ def _one_or_many(value: object) -> object:
 def _safe_name(value: str) -> str:
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         raise ValueError(f"{value!r} is a Python keyword")
-    if value in dir(builtins) or value in RESERVED_NAMES:
+    if value in dir(builtins):
+        raise ValueError(f"{value!r} would shadow a Python builtin")
+    if value in RESERVED_NAMES:
         raise ValueError(f"{value!r} would shadow a name the generated file uses")
     return value
 

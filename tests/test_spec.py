@@ -82,7 +82,7 @@ def test_a_good_spec_loads(write_spec) -> None:
         ),
         (
             GOOD.replace("name: net", "name: list"),
-            "1:7: name: 'list' would shadow a name the generated file uses (given 'list')",
+            "1:7: name: 'list' would shadow a Python builtin (given 'list')",
         ),
         (GOOD.replace("name: net", "name: make_stage"), "would shadow a name"),
         (GOOD.replace("name: net\n", ""), "1:1: name: required field is missing"),

@@ -1,0 +1,202 @@
+"""Property tests: random valid specs always give a working model; broken ones a clean error.
+
+Each property runs 200 examples; bench/fuzz.py sets RESNETGEN_FUZZ_EXAMPLES for the
+long run.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from generator.build import outputs
+from generator.errors import SpecError
+from generator.load import load
+
+EXAMPLES = settings(
+    max_examples=int(os.environ.get("RESNETGEN_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@st.composite
+def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Specs inside every bound, kept small enough to run in milliseconds."""
+    count = draw(st.integers(1, 4))
+    block = draw(st.sampled_from(["basic", "bottleneck"]))
+    shortcut = draw(st.sampled_from(["projection", "avg_down", "zero_pad", "projection_all"]))
+    norm_groups = draw(st.sampled_from([0, 1, 2]))  # 0: batch norm
+    even = 2 if norm_groups == 2 else 1
+    widths = [even * draw(st.integers(1, 12)) for _ in range(count)]
+    stem_type = draw(st.sampled_from(["classic", "deep", "cifar"]))
+    stem_channels = [
+        even * draw(st.integers(1, 12)) for _ in range(3 if stem_type == "deep" else 1)
+    ]
+    if shortcut == "zero_pad":  # channels may only grow
+        widths.sort()
+        stem_channels[-1] = min(stem_channels[-1], widths[0])
+    stages: dict[str, Any] = {
+        "block": block,
+        "depths": draw(st.lists(st.integers(1, 2), min_size=count, max_size=count)),
+        "widths": widths,
+        "strides": draw(st.lists(st.integers(1, 3), min_size=count, max_size=count)),
+        "shortcut": shortcut,
+    }
+    if shortcut != "zero_pad":
+        stages["shortcut_norm"] = draw(st.booleans())
+    if block == "bottleneck":
+        stages["stride_on"] = draw(st.sampled_from(["1x1", "3x3"]))
+        stages["groups"] = 2 if even == 2 else draw(st.integers(1, 3))
+        stages["width_per_group"] = draw(st.integers(64, 128))
+    attention = draw(st.sampled_from(["none", "se", "eca"]))
+    stages["attention"] = {"type": attention}
+    if attention == "se":
+        stages["attention"]["reduction"] = draw(st.integers(1, 16))
+    pool_type = draw(st.sampled_from(["max", "conv", "none"]))
+    pool: dict[str, Any] = {"type": pool_type}
+    if pool_type != "none":
+        kernel = draw(st.integers(1, 3))
+        pool.update(
+            kernel_size=kernel,
+            stride=draw(st.integers(1, 2)),
+            padding=draw(st.integers(0, kernel // 2)),
+        )
+        if pool_type == "max":
+            pool["ceil_mode"] = draw(st.booleans())
+    side = st.integers(8, 40)
+    spec: dict[str, Any] = {
+        "name": "net",
+        "description": draw(st.text(max_size=60)),
+        "input": {
+            "channels": draw(st.integers(1, 4)),
+            "size": [draw(side), draw(side)],
+            "resize": draw(st.none() | st.lists(side, min_size=2, max_size=2)),
+        },
+        "stem": {"type": stem_type, "channels": stem_channels, "pool": pool},
+        "stages": stages,
+        "head": {"num_classes": draw(st.integers(1, 20)), "dropout": draw(st.floats(0, 0.9))},
+        "conv_bias": draw(st.booleans()),
+        "init": {"zero_init_residual": draw(st.booleans())},
+    }
+    if norm_groups:
+        spec["norm"] = {"type": "group", "groups": norm_groups}
+    return spec
+
+
+def _write(path: Path, spec: Any) -> Path:
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@EXAMPLES
+@given(spec=valid_specs())
+def test_valid_specs_build_run_and_match_their_analysis(
+    tmp_path_factory, spec: dict[str, Any]
+) -> None:
+    path = _write(tmp_path_factory.mktemp("valid") / "spec.yaml", spec)
+    try:
+        loaded = load(str(path))
+    except SpecError as error:
+        # The only refusal a spec inside the bounds may meet: an input too small for its pools.
+        assert all(problem.field == "input.size" for problem in error.problems), error
+        assume(False)
+    (target,) = outputs([loaded], str(path.parent))
+    namespace: dict[str, Any] = {}
+    exec(compile(target.text, "net.py", "exec"), namespace)
+    model = namespace["net"]()
+    assert sum(p.numel() for p in model.parameters()) == loaded.analysis.params
+    height, width = spec["input"]["size"]
+    x = torch.randn(2, spec["input"]["channels"], height, width)
+    logits = model(x)
+    assert logits.shape == (2, spec["head"]["num_classes"])
+    logits.square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+JUNK = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+    | st.sampled_from(
+        ["basic", "bottleneck", "se", "eca", "group", "max", "conv", "3x3", "resnet50"]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def mutated_specs(draw: st.DrawFn) -> Any:
+    spec = copy.deepcopy(draw(valid_specs()))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(spec)
+        path = draw(st.sampled_from(paths))
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if not path:
+            spec = draw(JUNK) if action == "replace" else spec
+            continue
+        parent = spec
+        for part in path[:-1]:
+            parent = parent[part]
+        if action == "replace":
+            parent[path[-1]] = draw(JUNK)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.text(min_size=1, max_size=12))] = draw(JUNK)
+        if not isinstance(spec, dict):
+            break
+    return spec
+
+
+@EXAMPLES
+@given(spec=mutated_specs())
+def test_mutated_specs_build_or_fail_cleanly(tmp_path_factory, spec: Any) -> None:
+    path = _write(tmp_path_factory.mktemp("mutated") / "spec.yaml", spec)
+    try:
+        loaded = load(str(path))
+    except SpecError as error:
+        assert error.problems and all(str(p).startswith(str(path)) for p in error.problems)
+        return
+    outputs([loaded], str(path.parent))  # renders and verifies the source
+
+
+@EXAMPLES
+@given(spec=valid_specs(), data=st.data())
+def test_corrupted_yaml_text_fails_cleanly(
+    tmp_path_factory, spec: dict[str, Any], data: st.DataObject
+) -> None:
+    text = yaml.safe_dump(spec)
+    position = data.draw(st.integers(0, len(text)))
+    noise = data.draw(st.text(min_size=1, max_size=5))
+    path = tmp_path_factory.mktemp("corrupt") / "spec.yaml"
+    path.write_text(text[:position] + noise + text[position:], encoding="utf-8")
+    try:
+        loaded = load(str(path))
+    except SpecError as error:
+        assert error.problems and all(str(p).startswith(str(path)) for p in error.problems)
+        return
+    outputs([loaded], str(path.parent))
