@@ -161,6 +161,11 @@ class StemPlan:
     def out_channels(self) -> int:
         return self.channels[-1]
 
+    @property
+    def stride(self) -> int:
+        conv = 1 if self.type == "cifar" else 2
+        return conv * (self.pool.stride if self.pool else 1)
+
 
 @dataclass(frozen=True)
 class HeadPlan:
@@ -190,6 +195,16 @@ class Plan:
     stem: StemPlan
     stages: tuple[StagePlan, ...]
     head: HeadPlan
+
+    @property
+    def stage_strides(self) -> tuple[int, ...]:
+        """Stride of each stage's output relative to the (resized) input."""
+        stride = self.stem.stride
+        strides = []
+        for stage in self.stages:
+            stride *= stage.stride
+            strides.append(stride)
+        return tuple(strides)
 
     @property
     def block_kinds(self) -> tuple[BlockKind, ...]:

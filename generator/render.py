@@ -132,6 +132,8 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             "later": [*width, "out_channels", 1, later_shortcut, *extra],
         },
         "maxpool_args": _maxpool_args(plan),
+        "stage_channels": [stage.out_channels for stage in plan.stages],
+        "stage_strides": list(plan.stage_strides),
         "stage_args": {
             stage.name: [
                 stage.in_channels,
@@ -225,15 +227,18 @@ def docstring_text(text: str) -> str:
     return "".join(out)
 
 
-def call(head: str, *args: object, indent: int = 8, tail: str = "") -> str:
+def call(
+    head: str, *args: object, indent: int = 8, tail: str = "", brackets: str = "()"
+) -> str:
     """`head(args)tail` laid out as `ruff format` would: one line, hugged, or one per line."""
     pad = " " * indent
+    opening, closing = brackets
     items = [str(a) for a in args]
-    one_line = f"{pad}{head}({', '.join(items)}){tail}"
+    one_line = f"{pad}{head}{opening}{', '.join(items)}{closing}{tail}"
     if len(one_line) <= LINE_LENGTH:
         return one_line
     hugged = f"{pad}    {', '.join(items)}"
     if len(hugged) <= LINE_LENGTH:
-        return f"{pad}{head}(\n{hugged}\n{pad}){tail}"
+        return f"{pad}{head}{opening}\n{hugged}\n{pad}{closing}{tail}"
     inner = "".join(f"{pad}    {item},\n" for item in items)
-    return f"{pad}{head}(\n{inner}{pad}){tail}"
+    return f"{pad}{head}{opening}\n{inner}{pad}{closing}{tail}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 from generator.build import load_all, outputs
 from generator.files import write_all
@@ -15,6 +17,29 @@ from generator.resources import zoo_names
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = zoo_names()
+
+
+def _code_shape(path: Path) -> str:
+    """A generated file's code with its docstrings, factory name and numbers blanked."""
+    code = path.read_text().split('"""', 2)[2]
+    code = re.sub(r'""".*?"""', "", code, flags=re.S)
+    code = re.sub(rf"\bdef {path.stem}\(", "def factory(", code)
+    return re.sub(r"\d+", "0", code)
+
+
+def _representatives() -> list[str]:
+    """One zoo name per distinct generated code body: the one with the fewest parameters.
+
+    Zoo files whose code differs only in numbers (depths, widths) run the same Python, so
+    the export and deployment paths are tested once per distinct body.
+    """
+    shapes: dict[str, str] = {}
+    for spec in sorted(load_all(ZOO), key=lambda s: s.analysis.params):
+        shapes.setdefault(_code_shape(ROOT / "generated" / f"{spec.plan.name}.py"), spec.plan.name)
+    return sorted(shapes.values(), key=ZOO.index)
+
+
+REPRESENTATIVES = _representatives()
 
 
 def import_file(path: Path) -> ModuleType:
@@ -31,6 +56,23 @@ def import_file(path: Path) -> ModuleType:
 def build_into(directory: Path, *specs: str) -> list[Path]:
     written = write_all(outputs(load_all(list(specs)), str(directory)))
     return [output.path for output, _ in written]
+
+
+@torch.no_grad()
+def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Give every norm random affine parameters and running statistics.
+
+    Left at their init, zero-initialised residual norms would hide every branch.
+    """
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm):
+            shape = module.weight.shape
+            module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
+            module.bias.copy_(torch.randn(shape, generator=generator) * 0.1)
+        if isinstance(module, torch.nn.BatchNorm2d):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import torchvision
 
 from generator.load import load
 
-from .conftest import ROOT, ZOO, import_file
+from .conftest import ROOT, ZOO, import_file, randomise_norms
 
 SIZES = [(224, 224), (161, 173)]
 RESULTS = Path(os.environ.get("RESNETGEN_PARITY_RESULTS", ROOT / "build" / "parity.json"))
@@ -31,23 +31,6 @@ def build_reference(reference: str) -> torch.nn.Module:
     if library == "torchvision":
         return torchvision.models.get_model(model, weights=None)
     return timm.create_model(model, pretrained=False)
-
-
-@torch.no_grad()
-def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
-    """Give every norm random affine parameters and running statistics.
-
-    Left at their init, zero-initialised residual norms would hide every branch.
-    """
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm):
-            shape = module.weight.shape
-            module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
-            module.bias.copy_(torch.randn(shape, generator=generator) * 0.1)
-        if isinstance(module, torch.nn.BatchNorm2d):
-            shape = module.running_mean.shape
-            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
 
 
 @pytest.fixture(scope="module")

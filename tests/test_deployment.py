@@ -1,0 +1,173 @@
+"""The paths PyTorch users take a model down, for every distinct generated file in the zoo.
+
+torch.compile, TorchScript, torch.fx, torch.export, ONNX under onnxruntime,
+channels_last, bfloat16 autocast, deepcopy, pickle, state_dict round trips, per-stage
+features, SyncBatchNorm and a two-process DistributedDataParallel step. Each must give
+eager's outputs. REPRESENTATIVES holds one zoo model per distinct code body (see
+conftest); the others differ from theirs only in numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import pickle
+import socket
+import warnings
+
+import onnxruntime
+import pytest
+import torch
+
+from generator.analysis import analyse
+from generator.load import load
+
+from . import distributed
+from .conftest import REPRESENTATIVES, ZOO, import_file, randomise_norms
+
+SIDE = 64
+
+
+def _model(zoo_files, name: str) -> tuple[torch.nn.Module, torch.Tensor]:
+    """An eval-mode model with random norms, and an input for it."""
+    generator = torch.Generator().manual_seed(0)
+    model = getattr(import_file(zoo_files[name]), name)().eval()
+    randomise_norms(model, generator)
+    x = torch.randn(2, load(name).plan.in_channels, SIDE, SIDE, generator=generator)
+    return model, x
+
+
+def _same(actual: torch.Tensor, expected: torch.Tensor, relative: float = 1e-5) -> None:
+    scale = expected.abs().max().item()
+    torch.testing.assert_close(actual, expected, rtol=relative, atol=relative * scale)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_torch_compile_full_graph(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    with torch.no_grad():
+        _same(compiled(x), model(x), 1e-4)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_torchscript_with_a_save_and_load(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(model), buffer)
+    buffer.seek(0)
+    loaded = torch.jit.load(buffer)
+    with torch.no_grad():
+        _same(loaded(x), model(x))
+        _same(loaded.forward_stages(x)[-1], model.forward_stages(x)[-1])
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_fx_symbolic_trace(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    traced = torch.fx.symbolic_trace(model)
+    with torch.no_grad():
+        _same(traced(x), model(x))
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_torch_export(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    exported = torch.export.export(model, (x,))
+    with torch.no_grad():
+        _same(exported.module()(x), model(x))
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_onnx_under_onnxruntime(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
+    session = onnxruntime.InferenceSession(
+        program.model_proto.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (logits,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        _same(torch.from_numpy(logits), model(x), 1e-4)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_channels_last(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    with torch.no_grad():
+        expected = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        _same(model(x.to(memory_format=torch.channels_last)), expected, 1e-4)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_bfloat16_autocast(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    with torch.no_grad():
+        expected = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    assert low.dtype == torch.bfloat16
+    _same(low.float(), expected, 0.05)  # bfloat16 keeps about three significant digits
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_copies_pickles_and_state_dicts(zoo_files, name: str, tmp_path) -> None:
+    model, x = _model(zoo_files, name)
+    with torch.no_grad():
+        expected = model(x)
+        _same(copy.deepcopy(model)(x), expected, 0)
+        _same(pickle.loads(pickle.dumps(model))(x), expected, 0)
+        torch.save(model.state_dict(), tmp_path / "weights.pt")
+        fresh = getattr(import_file(zoo_files[name]), name)().eval()
+        fresh.load_state_dict(torch.load(tmp_path / "weights.pt", weights_only=True))
+        _same(fresh(x), expected, 0)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_stage_features_have_the_channels_and_strides_the_spec_promises(
+    zoo_files, name: str
+) -> None:
+    plan = load(name).plan
+    side = 256 if plan.resize is None else plan.input_size[0]
+    with torch.device("meta"):
+        model = getattr(import_file(zoo_files[name]), name)()
+        features = model.forward_stages(torch.randn(1, plan.in_channels, side, side))
+    analysis = analyse(plan, (side, side))
+    stages = [part for part in analysis.parts if part.name.startswith("layer")]
+    assert [tuple(f.shape[1:]) for f in features] == [part.output for part in stages]
+    assert model.stage_channels == [stage.out_channels for stage in plan.stages]
+    resized = plan.resize.size[0] if plan.resize else side
+    assert model.stage_strides == [resized // f.shape[-1] for f in features]
+
+
+@pytest.fixture(scope="module")
+def data_parallel(zoo_files, tmp_path_factory) -> dict[str, dict[str, object]]:
+    """One two-process gloo run that trains a step of every representative."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path_factory.mktemp("ddp") / "results.json"
+    models = [(n, str(zoo_files[n]), load(n).plan.in_channels) for n in REPRESENTATIVES]
+    torch.multiprocessing.spawn(
+        distributed.train_one_step, args=(2, port, models, str(out)), nprocs=2, join=True
+    )
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_distributed_data_parallel_step(data_parallel, name: str) -> None:
+    assert data_parallel[name] == {"identical": True, "changed": True}
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_sync_batch_norm_conversion(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    batch_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(model))
+    assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == batch_norms
+    with torch.no_grad():
+        _same(synced(x), model(x), 0)
