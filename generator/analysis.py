@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from generator.plan import (
     AvgPool,
@@ -41,6 +42,7 @@ class PartFigures:
     output: Shape
     params: int
     macs: int
+    activations: int  # elements output by its conv, norm, pool, attention and classifier layers
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class Analysis:
         return sum(part.macs for part in self.parts)
 
     @property
+    def activations(self) -> int:
+        return sum(part.activations for part in self.parts)
+
+    @property
     def output_stride(self) -> int:
         return math.prod(part.stride for part in self.parts if part.name != "head")
 
@@ -66,15 +72,18 @@ class _Tally:
     def __init__(self) -> None:
         self.params = 0
         self.macs = 0
+        self.activations = 0
         self.layer_params: dict[str, int] = {}
 
     def run(self, layers: tuple[Named, ...] | list[Named], shape: Shape, prefix: str = "") -> Shape:
         for name, layer in layers:
-            params, macs, shape = _layer(layer, shape)
-            for part, count in params.items():
+            figures = _layer(layer, shape)
+            for part, count in figures.params.items():
                 self.layer_params[".".join(filter(None, (prefix + name, part)))] = count
                 self.params += count
-            self.macs += macs
+            self.macs += figures.macs
+            self.activations += figures.activations
+            shape = figures.shape
         return shape
 
 
@@ -102,14 +111,15 @@ def analyse(plan: Plan, size: tuple[int, int] | None = None) -> Analysis:
 
     tally = _Tally()
     channels = tally.run(plan.head.layers, shape)[0]
-    parts.append(PartFigures("head", 0, 1, (channels, 1, 1), tally.params, tally.macs))
+    head = PartFigures("head", 0, 1, (channels, 1, 1), tally.params, tally.macs, tally.activations)
+    parts.append(head)
     layer_params.update(tally.layer_params)
     return Analysis(source, tuple(parts), layer_params)
 
 
 def _part(name: str, blocks: int, before: Shape, after: Shape, tally: _Tally) -> PartFigures:
     stride = max(1, round(before[1] / after[1]))
-    return PartFigures(name, blocks, stride, after, tally.params, tally.macs)
+    return PartFigures(name, blocks, stride, after, tally.params, tally.macs, tally.activations)
 
 
 def _block(block: BlockPlan, shape: Shape, tally: _Tally, prefix: str) -> Shape:
@@ -120,41 +130,50 @@ def _block(block: BlockPlan, shape: Shape, tally: _Tally, prefix: str) -> Shape:
     return body
 
 
-def _layer(layer: Layer, shape: Shape) -> tuple[dict[str, int], int, Shape]:
-    """Parameters of the layer's modules (by sub-module name), multiply-adds, output shape."""
+class LayerFigures(NamedTuple):
+    params: dict[str, int]  # sub-module name ("" for the layer itself) -> parameters
+    macs: int
+    shape: Shape
+    activations: int  # elements of the tensors the layer's modules output
+
+
+def _layer(layer: Layer, shape: Shape) -> LayerFigures:
     channels, height, width = shape
     if isinstance(layer, Conv):
         out_h = _out(height, layer.kernel_size, layer.stride, layer.padding, ceil=False)
         out_w = _out(width, layer.kernel_size, layer.stride, layer.padding, ceil=False)
         weights = _conv_weights(layer)
         params = weights + (layer.out_channels if layer.bias else 0)
-        return {"": params}, weights * out_h * out_w, (layer.out_channels, out_h, out_w)
+        out = (layer.out_channels, out_h, out_w)
+        return LayerFigures({"": params}, weights * out_h * out_w, out, math.prod(out))
     if isinstance(layer, Norm):
-        return {"": 2 * layer.channels}, 0, shape
-    if isinstance(layer, MaxPool):
-        out_h = _out(height, layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
-        out_w = _out(width, layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
-        return {}, 0, (channels, out_h, out_w)
-    if isinstance(layer, AvgPool):
-        out_h = _out(height, layer.stride, layer.stride, 0, ceil=True)
-        out_w = _out(width, layer.stride, layer.stride, 0, ceil=True)
-        return {}, 0, (channels, out_h, out_w)
+        return LayerFigures({"": 2 * layer.channels}, 0, shape, math.prod(shape))
+    if isinstance(layer, MaxPool | AvgPool):
+        if isinstance(layer, MaxPool):
+            window = (layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
+        else:
+            window = (layer.stride, layer.stride, 0, True)
+        out = (channels, _out(height, *window), _out(width, *window))
+        return LayerFigures({}, 0, out, math.prod(out))
     if isinstance(layer, PadChannels):
         stride = layer.stride
-        return {}, 0, (channels + layer.extra_channels, -(-height // stride), -(-width // stride))
+        out = (channels + layer.extra_channels, -(-height // stride), -(-width // stride))
+        return LayerFigures({}, 0, out, math.prod(out))
     if isinstance(layer, SqueezeExcite):
         down = layer.channels * layer.hidden
         params = {"fc1": down + layer.hidden, "fc2": down + layer.channels}
-        return params, 2 * down, shape
+        return LayerFigures(params, 2 * down, shape, math.prod(shape) + layer.hidden + channels)
     if isinstance(layer, EfficientChannelAttention):
-        return {"conv": layer.kernel_size}, layer.kernel_size * layer.channels, shape
+        macs = layer.kernel_size * layer.channels
+        return LayerFigures({"conv": layer.kernel_size}, macs, shape, math.prod(shape) + channels)
     if isinstance(layer, Resize):
-        return {}, 0, (channels, *layer.size)
+        return LayerFigures({}, 0, (channels, *layer.size), 0)
     if isinstance(layer, GlobalAvgPool):
-        return {}, 0, (channels, 1, 1)
+        return LayerFigures({}, 0, (channels, 1, 1), channels)
     if isinstance(layer, Linear):
         macs = layer.in_features * layer.out_features
-        return {"": macs + layer.out_features}, macs, (layer.out_features, 1, 1)
+        out = (layer.out_features, 1, 1)
+        return LayerFigures({"": macs + layer.out_features}, macs, out, layer.out_features)
     raise TypeError(f"no analysis for {layer!r}")
 
 

@@ -8,7 +8,8 @@ from pathlib import Path, PurePath
 from generator.errors import Problem, SpecError
 from generator.files import Output
 from generator.load import LoadedSpec, load
-from generator.render import Provenance, render_model
+from generator.provenance import Provenance
+from generator.render import render_card, render_model
 from generator.verify import verify_source
 
 DEFAULT_OUT_DIR = "generated"
@@ -47,10 +48,13 @@ def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
 
 
 def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
+    """For each spec, its model file and its model card."""
     result = []
     for spec in specs:
         provenance = Provenance(spec.origin, spec.sha256, regenerate_command(spec, out_dir))
-        text = render_model(spec.plan, spec.analysis, provenance)
-        verify_source(text, spec.plan.name)
-        result.append(Output(Path(out_dir) / f"{spec.plan.name}.py", text))
+        code = render_model(spec.plan, spec.analysis, provenance)
+        verify_source(code, spec.plan.name)
+        card = render_card(spec.plan, spec.analysis, provenance)
+        result.append(Output(Path(out_dir) / f"{spec.plan.name}.py", code))
+        result.append(Output(Path(out_dir) / f"{spec.plan.name}.md", card))
     return result

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.render import provenance_state
+from generator.provenance import provenance_state
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from generator.analysis import Analysis, PartFigures
+from generator.analysis import Analysis
 from generator.plan import Plan
 
-COLUMNS = ("part", "blocks", "stride", "output", "params", "multiply-adds")
+COLUMNS = (
+    "part",
+    "blocks",
+    "channels",
+    "stride",
+    "output",
+    "params",
+    "multiply-adds",
+    "activations",
+)
 
 
 def format_macs(macs: int, scale_of: int | None = None) -> str:
@@ -30,32 +39,38 @@ def describe_network(plan: Plan, analysis: Analysis) -> str:
     )
 
 
-def _output(part: PartFigures) -> str:
-    channels, height, width = part.output
-    return str(channels) if part.name == "head" else f"{channels}x{height}x{width}"
+def format_bytes(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB"
 
 
 def figures_rows(analysis: Analysis) -> list[tuple[str, ...]]:
-    rows = [
-        (
-            part.name,
-            str(part.blocks) if part.blocks else "-",
-            str(part.stride) if part.name != "head" else "-",
-            _output(part),
-            f"{part.params:,}",
-            format_macs(part.macs, analysis.macs),
+    """One row per part and a total: the columns of COLUMNS, as text."""
+    rows = []
+    for part in analysis.parts:
+        channels, height, width = part.output
+        is_head = part.name == "head"
+        rows.append(
+            (
+                part.name,
+                str(part.blocks) if part.blocks else "-",
+                str(channels),
+                "-" if is_head else str(part.stride),
+                "-" if is_head else f"{height}x{width}",
+                f"{part.params:,}",
+                format_macs(part.macs, analysis.macs),
+                format_bytes(4 * part.activations),
+            )
         )
-        for part in analysis.parts
-    ]
-    total_blocks = sum(part.blocks for part in analysis.parts)
     rows.append(
         (
             "total",
-            str(total_blocks),
+            str(sum(part.blocks for part in analysis.parts)),
+            "",
             str(analysis.output_stride),
             "",
             f"{analysis.params:,}",
             format_macs(analysis.macs),
+            format_bytes(4 * analysis.activations),
         )
     )
     return rows
@@ -68,8 +83,14 @@ def figures_table(analysis: Analysis) -> list[str]:
     lines = []
     for row in rows:
         cells = [
-            cell.ljust(width) if i in (0, 3) else cell.rjust(width)
+            cell.ljust(width) if i == 0 else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     return lines
+
+
+ACTIVATIONS_NOTE = (
+    "activations: float32 outputs of every conv, norm, pool, attention and classifier "
+    "layer in one forward pass"
+)

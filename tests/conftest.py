@@ -79,7 +79,7 @@ def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
 def zoo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every zoo spec built into a temporary directory: name -> generated file."""
     directory = tmp_path_factory.mktemp("zoo")
-    return {path.stem: path for path in build_into(directory, *ZOO)}
+    return {path.stem: path for path in build_into(directory, *ZOO) if path.suffix == ".py"}
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ def _no_traceback(result) -> None:
 def test_build_writes_the_file_and_reports_it(tmp_path: Path) -> None:
     result = run("build", "resnet50d", "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"wrote {tmp_path / 'resnet50d.py'}\n"
+    assert (
+        result.stdout == f"wrote {tmp_path / 'resnet50d.py'}\nwrote {tmp_path / 'resnet50d.md'}\n"
+    )
     assert run("build", "resnet50d", "-o", str(tmp_path)).stdout.startswith("unchanged ")
 
 
@@ -73,7 +75,7 @@ def test_build_refuses_to_clobber_and_force_overrides(tmp_path: Path) -> None:
 def test_check_passes_on_fresh_files_and_fails_on_stale_ones(tmp_path: Path) -> None:
     assert run("build", "resnet18", "resnet34", "-o", str(tmp_path)).exit_code == 0
     ok = run("build", "--check", "resnet18", "resnet34", "-o", str(tmp_path))
-    assert ok.exit_code == 0 and ok.stdout == "2 file(s) up to date\n"
+    assert ok.exit_code == 0 and ok.stdout == "4 file(s) up to date\n"
     target = tmp_path / "resnet34.py"
     target.write_text(target.read_text().replace("depth=6", "depth=5"))
     stale = run("build", "--check", "resnet18", "resnet34", "-o", str(tmp_path))
@@ -129,16 +131,36 @@ def test_show_prints_the_stage_table() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "resnet50: 16 bottleneck blocks in 4 stages, 25.6 M parameters."
     table = lines[lines.index("") + 1 :]
-    assert table[0].split() == ["part", "blocks", "stride", "output", "params", "multiply-adds"]
-    assert table[4].split() == ["layer3", "6", "2", "1024x14x14", "7,098,368", "1.464", "G"]
-    assert table[-1].split() == ["total", "16", "32", "25,557,032", "4.089", "G"]
+    assert table[0].split() == [
+        "part",
+        "blocks",
+        "channels",
+        "stride",
+        "output",
+        "params",
+        "multiply-adds",
+        "activations",
+    ]
+    assert table[4].split() == [
+        "layer3",
+        "6",
+        "1024",
+        "2",
+        "14x14",
+        "7,098,368",
+        "1.464",
+        "G",
+        "16.8",
+        "MiB",
+    ]
+    assert table[-1].split() == ["total", "16", "32", "25,557,032", "4.089", "G", "85.6", "MiB"]
 
 
 def test_show_at_another_size() -> None:
     result = run("show", "resnet50", "--size", "161", "173")
     assert result.exit_code == 0
     assert "input 3x161x173" in result.stdout
-    assert "2048x6x6" in result.stdout
+    assert result.stdout.splitlines()[-3].split()[:5] == ["layer4", "3", "2048", "2", "6x6"]
 
 
 def test_list_shows_the_whole_zoo() -> None:

@@ -16,7 +16,7 @@ def _outputs(tmp_path: Path, *names: str) -> list[Output]:
 
 
 def test_writes_then_leaves_unchanged_files_alone(tmp_path: Path) -> None:
-    (target,) = _outputs(tmp_path, "resnet18")
+    target, _card = _outputs(tmp_path, "resnet18")
     assert write_all([target]) == [(target, True)]
     stamp = target.path.stat().st_mtime_ns
     os.utime(target.path, ns=(stamp - 10**9, stamp - 10**9))
@@ -36,7 +36,7 @@ def test_refuses_a_file_it_did_not_write(tmp_path: Path) -> None:
 
 
 def test_refuses_a_generated_file_edited_by_hand(tmp_path: Path) -> None:
-    (target,) = _outputs(tmp_path, "resnet18")
+    target, _card = _outputs(tmp_path, "resnet18")
     write_all([target])
     edited = target.path.read_text().replace("inplace=True", "inplace=False", 1)
     target.path.write_text(edited)
@@ -46,7 +46,7 @@ def test_refuses_a_generated_file_edited_by_hand(tmp_path: Path) -> None:
 
 
 def test_a_stale_but_untouched_file_is_replaced(tmp_path: Path) -> None:
-    (old,) = _outputs(tmp_path, "resnet18")
+    old, _card = _outputs(tmp_path, "resnet18")
     write_all([old])
     newer = Output(old.path, old.text.replace("Do not edit.", "Do not edit!"))
     assert write_all([newer]) == [(newer, True)]
@@ -66,7 +66,7 @@ def test_a_directory_in_the_way_is_refused_even_with_force(tmp_path: Path) -> No
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
-    (target,) = _outputs(tmp_path, "resnet18")
+    target, _card = _outputs(tmp_path, "resnet18")
 
     def broken(*_: object) -> None:
         raise OSError("disk full")

@@ -51,7 +51,7 @@ def test_description_reads_back_and_the_ast_holds_nothing_else(tmp_path: Path, t
         "stages": {"block": "basic", "depths": [1]},
     }
     spec.write_text(yaml.safe_dump(document, allow_unicode=False), encoding="utf-8")
-    (target,) = outputs(load_all([str(spec)]), str(tmp_path))
+    target, _card = outputs(load_all([str(spec)]), str(tmp_path))
     tree = ast.parse(target.text)
     docstring = ast.get_docstring(tree, clean=False)
     assert docstring is not None and _fold(text) in _fold(docstring)
@@ -75,7 +75,7 @@ def test_hostile_spec_and_output_paths_stay_in_the_header_comments(
     spec = tmp_path / file_name
     spec.write_text("name: net\nstages:\n  block: basic\n  depths: [1]\n", encoding="utf-8")
     out = "out\nimport os"
-    (target,) = outputs(load_all([str(spec)]), out)
+    target, _card = outputs(load_all([str(spec)]), out)
     header = target.text.split('"""', 1)[0].splitlines()
     assert len(header) == 4 and all(line.startswith("# ") for line in header)
     assert all(line.isascii() and line.isprintable() for line in header)
@@ -91,7 +91,7 @@ def test_an_injected_file_still_builds_and_imports(tmp_path: Path) -> None:
         "stages": {"block": "basic", "depths": [1]},
     }
     spec.write_text(yaml.safe_dump(document), encoding="utf-8")
-    ((written, _),) = write_all(outputs(load_all([str(spec)]), str(tmp_path)))
+    (written, _), _card = write_all(outputs(load_all([str(spec)]), str(tmp_path)))
     namespace: dict[str, object] = {}
     exec(compile(written.path.read_text(), str(written.path), "exec"), namespace)
     assert HOSTILE[0] in str(namespace["__doc__"])

@@ -76,7 +76,7 @@ def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
     spec = write_spec(
         "name: dropped\nstages:\n  block: basic\n  depths: [1, 1]\nhead:\n  dropout: 0.5\n"
     )
-    (path,) = build_into(tmp_path, str(spec))
+    path, _card = build_into(tmp_path, str(spec))
     assert "self.dropout = nn.Dropout(0.5)" in path.read_text()
     model = import_file(path).dropped()
     x = torch.randn(2, 3, 32, 32)
@@ -87,3 +87,37 @@ def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
     first = model.forward_head(model.forward_features(x))
     torch.manual_seed(2)
     assert not torch.equal(first, model.forward_head(model.forward_features(x)))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_activation_counts_match_the_layers_outputs(zoo_files, name: str) -> None:
+    loaded = load(name)
+    module = import_file(zoo_files[name])
+    counted = (
+        torch.nn.Conv2d,
+        torch.nn.Conv1d,
+        torch.nn.BatchNorm2d,
+        torch.nn.GroupNorm,
+        torch.nn.MaxPool2d,
+        torch.nn.AvgPool2d,
+        torch.nn.AdaptiveAvgPool2d,
+        torch.nn.Linear,
+        *(
+            getattr(module, n)
+            for n in ("PadShortcut", "SqueezeExcite", "EfficientChannelAttention")
+            if hasattr(module, n)
+        ),
+    )
+    total = 0
+
+    def count(_module, _inputs, output) -> None:
+        nonlocal total
+        total += output.numel()
+
+    with torch.device("meta"):
+        model = getattr(module, name)().eval()
+        for child in model.modules():
+            if isinstance(child, counted):
+                child.register_forward_hook(count)
+        model(torch.randn(1, loaded.plan.in_channels, *loaded.plan.input_size))
+    assert total == loaded.analysis.activations

@@ -108,7 +108,7 @@ def test_valid_specs_build_run_and_match_their_analysis(
         # The only refusal a spec inside the bounds may meet: an input too small for its pools.
         assert all(problem.field == "input.size" for problem in error.problems), error
         assume(False)
-    (target,) = outputs([loaded], str(path.parent))
+    target, _card = outputs([loaded], str(path.parent))
     namespace: dict[str, Any] = {}
     exec(compile(target.text, "net.py", "exec"), namespace)
     model = namespace["net"]()

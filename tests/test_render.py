@@ -11,7 +11,8 @@ import pytest
 
 from generator import __version__
 from generator.build import load_all, outputs
-from generator.render import docstring_text, provenance_state
+from generator.provenance import provenance_state
+from generator.render import docstring_text
 from generator.spec import RESERVED_NAMES
 
 from .conftest import ZOO
@@ -130,8 +131,8 @@ def test_docstring_text_reads_back_exactly(text: str) -> None:
 
 def test_a_child_overriding_one_field_changes_only_that_part(tmp_path: Path, write_spec) -> None:
     child = write_spec("name: resnet18\nextends: resnet18\ninput:\n  channels: 1\n", "child.yaml")
-    (parent,) = outputs(load_all(["resnet18"]), str(tmp_path))
-    (variant,) = outputs(load_all([str(child)]), str(tmp_path))
+    parent, _card = outputs(load_all(["resnet18"]), str(tmp_path))
+    variant, _card = outputs(load_all([str(child)]), str(tmp_path))
 
     def code(text: str) -> list[str]:
         return text.split('"""\n', 2)[2].splitlines()  # past the header and the docstring
