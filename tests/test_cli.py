@@ -150,7 +150,7 @@ def test_show_prints_the_stage_table() -> None:
         "7,098,368",
         "1.464",
         "G",
-        "16.8",
+        "16.5",
         "MiB",
     ]
     assert table[-1].split() == ["total", "16", "32", "25,557,032", "4.089", "G", "85.6", "MiB"]
