@@ -1,11 +1,18 @@
-"""The `resnetgen` command line. None of its commands imports torch."""
+"""The `resnetgen` command line. None of its commands imports torch.
+
+Every command prints text for people, or with --json one JSON document for scripts.
+Problems go to stderr as `file:line:col: field: message` lines (with --json, as a JSON
+document on stdout), with exit status 1.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -13,31 +20,53 @@ import click
 
 from generator import __version__
 from generator.build import DEFAULT_OUT_DIR, load_all, outputs
-from generator.errors import SpecError
+from generator.compare import compare
+from generator.errors import Problem, SpecError
 from generator.files import WriteRefused, write_all
-from generator.report import describe_network, figures_table, format_macs
+from generator.load import LoadedSpec
+from generator.report import (
+    ACTIVATIONS_NOTE,
+    aligned,
+    describe_network,
+    figures_table,
+    format_macs,
+)
 from generator.resources import zoo_names
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document instead of text."
+)
+
 
 def _reports_errors(command: F) -> F:
-    """Bad specs and refused writes become one line per problem on stderr and exit status 1."""
+    """Bad specs and refused writes become one line per problem and exit status 1."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
+        context = click.get_current_context()
+        debug = context.find_root().params.get("debug", False)
+        as_json = context.params.get("as_json", False)
         try:
             return command(*args, **kwargs)
         except SpecError as error:
-            for problem in error.problems:
+            if as_json:
+                _emit_json({"errors": [_problem_json(p) for p in error.problems]})
+            for problem in error.problems if not as_json else ():
                 click.echo(str(problem), err=True)
         except WriteRefused as error:
-            for refusal in error.refusals:
-                click.echo(refusal.message, err=True)
-            click.echo("nothing was written", err=True)
+            messages = [refusal.message for refusal in error.refusals]
+            if as_json:
+                _emit_json({"errors": [{"message": m} for m in messages], "written": []})
+            else:
+                for message in [*messages, "nothing was written"]:
+                    click.echo(message, err=True)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`resnetgen list | head`); say nothing more.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except Exception as error:  # a bug in resnetgen, not in the user's spec
             if debug:
                 traceback.print_exc()
@@ -47,6 +76,31 @@ def _reports_errors(command: F) -> F:
         sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _problem_json(problem: Problem) -> dict[str, object]:
+    location = problem.location
+    return {
+        "file": location.file,
+        "line": location.line or None,
+        "column": location.column or None,
+        "field": problem.field or None,
+        "message": problem.message,
+    }
+
+
+def _emit_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+@contextmanager
+def _progress(items: list[str], label: str, shown: bool) -> Iterator[Iterable[str]]:
+    """A progress bar on stderr when it is a terminal and the work is long; else nothing."""
+    if not shown or len(items) < 2 or not sys.stderr.isatty():
+        yield items
+        return
+    with click.progressbar(items, label=label, file=sys.stderr) as bar:
+        yield bar
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,37 +122,79 @@ def main(debug: bool) -> None:
     show_default=True,
     help="Directory the generated files go to.",
 )
-@click.option(
-    "--check", is_flag=True, help="Write nothing; show a diff and fail if a file is stale."
-)
-@click.option(
-    "--force", is_flag=True, help="Replace files edited by hand or not made by resnetgen."
-)
+@click.option("--check", is_flag=True, help="Write nothing; show a diff and fail if stale.")
+@click.option("--force", is_flag=True, help="Replace files edited by hand or not ours.")
+@click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+@json_option
 @_reports_errors
-def build(specs: tuple[str, ...], out_dir: str, check: bool, force: bool) -> None:
-    """Generate OUT_DIR/NAME.py for each SPEC (all of them, or none if any is invalid)."""
-    targets = outputs(load_all(list(specs)), out_dir)
+def build(
+    specs: tuple[str, ...], out_dir: str, check: bool, force: bool, quiet: bool, as_json: bool
+) -> None:
+    """Generate OUT_DIR/NAME.py and its model card NAME.md for each SPEC.
+
+    All of them, or nothing if any SPEC is invalid.
+    """
+    with _progress(list(specs), "building", shown=not (quiet or as_json)) as items:
+        targets = outputs(load_all(list(items)), out_dir)
     if check:
         stale = [(target, target.diff()) for target in targets]
         stale = [(target, diff) for target, diff in stale if diff]
-        for target, diff in stale:
-            click.echo(diff, nl=False)
-            click.echo(f"{target.path}: stale; run: resnetgen build {' '.join(specs)}", err=True)
+        if as_json:
+            stale_paths = {str(target.path) for target, _ in stale}
+            files = [
+                {"path": str(t.path), "status": "stale" if str(t.path) in stale_paths else "fresh"}
+                for t in targets
+            ]
+            _emit_json({"files": files})
+        else:
+            for target, diff in stale:
+                if not quiet:
+                    click.echo(diff, nl=False)
+                click.echo(
+                    f"{target.path}: stale; run: resnetgen build {' '.join(specs)}", err=True
+                )
+            if not stale and not quiet:
+                click.echo(f"{len(targets)} file(s) up to date")
         if stale:
             sys.exit(1)
-        click.echo(f"{len(targets)} file(s) up to date")
         return
-    for target, changed in write_all(targets, force=force):
-        click.echo(f"{'wrote' if changed else 'unchanged'} {target.path}")
+    written = write_all(targets, force=force)
+    if as_json:
+        files = [
+            {"path": str(t.path), "status": "wrote" if changed else "unchanged"}
+            for t, changed in written
+        ]
+        _emit_json({"files": files})
+    elif not quiet:
+        for target, changed in written:
+            click.echo(f"{'wrote' if changed else 'unchanged'} {target.path}")
 
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+@json_option
 @_reports_errors
-def validate(specs: tuple[str, ...]) -> None:
+def validate(specs: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     """Check each SPEC and report every problem found."""
-    for spec in load_all(list(specs)):
-        click.echo(f"ok {spec.source.file.display}: {describe_network(spec.plan, spec.analysis)}")
+    loaded = load_all(list(specs))
+    if as_json:
+        _emit_json({"specs": [_summary_json(spec) for spec in loaded]})
+    elif not quiet:
+        for spec in loaded:
+            summary = describe_network(spec.plan, spec.analysis)
+            click.echo(f"ok {spec.source.file.display}: {summary}")
+
+
+def _summary_json(spec: LoadedSpec) -> dict[str, object]:
+    return {
+        "spec": spec.source.file.display,
+        "name": spec.plan.name,
+        "params": spec.analysis.params,
+        "multiply_adds": spec.analysis.macs,
+        "input": list(spec.analysis.input),
+        "references": list(spec.plan.references),
+    }
 
 
 @main.command()
@@ -109,13 +205,31 @@ def validate(specs: tuple[str, ...]) -> None:
     default=None,
     help="Input height and width (default: the spec's input.size).",
 )
+@json_option
 @_reports_errors
-def show(spec: str, size: tuple[int, int] | None) -> None:
-    """Per-stage table of SPEC: blocks, stride, output size, parameters, multiply-adds."""
+def show(spec: str, size: tuple[int, int] | None, as_json: bool) -> None:
+    """Per-stage table of SPEC: blocks, channels, stride, output, parameters, multiply-adds."""
     from generator.analysis import analyse
 
     (loaded,) = load_all([spec])
     analysis = analyse(loaded.plan, size) if size else loaded.analysis
+    if as_json:
+        parts = [
+            {
+                "part": part.name,
+                "blocks": part.blocks,
+                "output": list(part.output),
+                "stride": part.stride,
+                "params": part.params,
+                "multiply_adds": part.macs,
+                "activations": part.activations,
+            }
+            for part in analysis.parts
+        ]
+        document = {**_summary_json(loaded), "input": list(analysis.input), "parts": parts}
+        document["multiply_adds"] = analysis.macs
+        _emit_json(document)
+        return
     click.echo(describe_network(loaded.plan, analysis))
     if loaded.plan.description:
         click.echo(loaded.plan.description)
@@ -124,13 +238,18 @@ def show(spec: str, size: tuple[int, int] | None) -> None:
     click.echo("")
     for line in figures_table(analysis):
         click.echo(line)
+    click.echo(f"\n{ACTIVATIONS_NOTE}, at batch 1.")
 
 
 @main.command(name="list")
+@json_option
 @_reports_errors
-def list_zoo() -> None:
+def list_zoo(as_json: bool) -> None:
     """The zoo: every bundled spec with its parameters and multiply-adds."""
     specs = load_all(zoo_names())
+    if as_json:
+        _emit_json({"specs": [_summary_json(spec) for spec in specs]})
+        return
     rows = [("name", "params", "multiply-adds", "input", "reference")]
     for spec in specs:
         channels, height, width = spec.analysis.input
@@ -143,13 +262,67 @@ def list_zoo() -> None:
                 ", ".join(spec.plan.references) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = [
-            cell.rjust(width) if i in (1, 2) else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+    for line in aligned(rows, right={1, 2}):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("first")
+@click.argument("second")
+@json_option
+@_reports_errors
+def diff(first: str, second: str, as_json: bool) -> None:
+    """What the networks of FIRST and SECOND differ in, field by field and stage by stage."""
+    a, b = load_all([first, second]) if first != second else load_all([first]) * 2
+    result = compare(a.plan, a.analysis, b.plan, b.analysis)
+    if as_json:
+        fields = [{"field": f, "first": x, "second": y} for f, x, y in result.fields]
+        parts = [
+            {
+                "part": name,
+                "params": [p1, p2],
+                "multiply_adds": [m1, m2],
+            }
+            for name, p1, p2, m1, m2 in result.parts
         ]
-        click.echo("  ".join(cells).rstrip())
+        _emit_json(
+            {"first": result.first, "second": result.second, "fields": fields, "parts": parts}
+        )
+        return
+    count = len(result.fields)
+    click.echo(f"{result.first} -> {result.second}: {count} difference{'s' * (count != 1)}")
+    if result.fields:
+        click.echo("")
+        rows = [("field", result.first, result.second), *result.fields]
+        for line in aligned(rows, right=set()):
+            click.echo(line)
+    click.echo("")
+    rows = [
+        ("", "params", "", "", "multiply-adds", "", ""),
+        ("part", result.first, result.second, "change", result.first, result.second, "change"),
+    ]
+    scale = max(result.parts[-1][3:])  # the larger total sets the unit of the whole column
+    for name, p1, p2, m1, m2 in result.parts:
+        rows.append(
+            (
+                name,
+                f"{p1:,}",
+                f"{p2:,}",
+                f"{p2 - p1:+,}" if p1 != p2 else "=",
+                format_macs(m1, scale),
+                format_macs(m2, scale),
+                _macs_change(m1, m2, scale),
+            )
+        )
+    for line in aligned(rows, right={1, 2, 3, 4, 5, 6}):
+        click.echo(line)
+
+
+def _macs_change(before: int, after: int, scale: int) -> str:
+    if before == after:
+        return "="
+    sign = "+" if after > before else "-"
+    return sign + format_macs(abs(after - before), scale)
 
 
 @main.command()

@@ -6,6 +6,7 @@ they need are made here, so the output is already in `ruff format` style.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -38,6 +39,7 @@ def render_card(plan: Plan, analysis: Analysis, provenance: Provenance) -> str:
     return with_header(provenance, body, "markdown")
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),

@@ -78,16 +78,19 @@ def figures_rows(analysis: Analysis) -> list[tuple[str, ...]]:
 
 def figures_table(analysis: Analysis) -> list[str]:
     """The per-part table as aligned text lines: names left, numbers right."""
-    rows = [COLUMNS, *figures_rows(analysis)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(width) if i == 0 else cell.rjust(width)
+    return aligned([COLUMNS, *figures_rows(analysis)], right=set(range(1, len(COLUMNS))))
+
+
+def aligned(rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
+    """Rows of cells as text lines in columns; the columns in `right` are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.rjust(width) if i in right else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
+        ).rstrip()
+        for row in rows
+    ]
 
 
 ACTIVATIONS_NOTE = (

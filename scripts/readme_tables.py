@@ -32,7 +32,8 @@ def zoo_table() -> str:
         channels, height, width = spec.analysis.input
         references = ", ".join(spec.plan.references) or "-"
         lines.append(
-            f"| {spec.plan.name} | {spec.analysis.params:,} | {format_macs(spec.analysis.macs)} "
+            f"| [{spec.plan.name}](generated/{spec.plan.name}.md) | {spec.analysis.params:,} "
+            f"| {format_macs(spec.analysis.macs)} "
             f"| {channels}x{height}x{width} | {references} |"
         )
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.resources import zoo_dir
 
-from .conftest import ZOO
+from .conftest import ROOT, ZOO
 
 
 def run(*args: str):
@@ -130,7 +131,9 @@ def test_show_prints_the_stage_table() -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == "resnet50: 16 bottleneck blocks in 4 stages, 25.6 M parameters."
-    table = lines[lines.index("") + 1 :]
+    start = lines.index("") + 1
+    table = lines[start : lines.index("", start)]
+    assert lines[-1].startswith("activations: float32 outputs")
     assert table[0].split() == [
         "part",
         "blocks",
@@ -160,7 +163,8 @@ def test_show_at_another_size() -> None:
     result = run("show", "resnet50", "--size", "161", "173")
     assert result.exit_code == 0
     assert "input 3x161x173" in result.stdout
-    assert result.stdout.splitlines()[-3].split()[:5] == ["layer4", "3", "2048", "2", "6x6"]
+    layer4 = next(line for line in result.stdout.splitlines() if line.startswith("layer4"))
+    assert layer4.split()[:5] == ["layer4", "3", "2048", "2", "6x6"]
 
 
 def test_list_shows_the_whole_zoo() -> None:
@@ -201,3 +205,107 @@ def test_internal_errors_are_one_line_unless_debugging(monkeypatch) -> None:
     ]
     debug = run("--debug", "validate", "resnet18")
     assert "Traceback" in debug.stderr
+
+
+def test_diff_names_every_difference(write_spec) -> None:
+    result = run("diff", "resnet50", "resnet50d")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "resnet50 -> resnet50d: 4 differences"
+    fields = {line.split()[0]: line.split()[1:] for line in lines[3:7]}
+    assert fields == {
+        "stem.type": ["classic", "deep"],
+        "stem.channels": ["64", "32,", "32,", "64"],
+        "shortcut": ["projection", "avg_down"],
+        "zero_init_residual": ["no", "yes"],
+    }
+    assert lines[-1].split() == [
+        "total",
+        "25,557,032",
+        "25,576,264",
+        "+19,232",
+        "4.089",
+        "G",
+        "4.329",
+        "G",
+        "+0.240",
+        "G",
+    ]
+    same = run("diff", "resnet50", "resnet50")
+    assert same.stdout.splitlines()[0] == "resnet50 -> resnet50: 0 differences"
+
+
+def test_diff_of_stage_counts_and_json() -> None:
+    result = run("diff", "cifar_resnet20", "resnet18", "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    fields = {item["field"]: (item["first"], item["second"]) for item in document["fields"]}
+    assert fields["stages"] == ("3", "4")
+    assert fields["layer4"][0] == "-"
+    parts = {item["part"]: item for item in document["parts"]}
+    assert parts["layer4"]["params"][0] == 0
+    assert parts["total"]["params"] == [269_722, 11_689_512]
+
+
+def test_json_output_for_scripts(tmp_path: Path) -> None:
+    built = json.loads(run("build", "resnet18", "-o", str(tmp_path), "--json").stdout)
+    assert built == {
+        "files": [
+            {"path": str(tmp_path / "resnet18.py"), "status": "wrote"},
+            {"path": str(tmp_path / "resnet18.md"), "status": "wrote"},
+        ]
+    }
+    checked = json.loads(run("build", "--check", "resnet18", "-o", str(tmp_path), "--json").stdout)
+    assert [f["status"] for f in checked["files"]] == ["fresh", "fresh"]
+    shown = json.loads(run("show", "resnet50d", "--json").stdout)
+    assert shown["params"] == 25_576_264 and shown["parts"][1]["part"] == "layer1"
+    listed = json.loads(run("list", "--json").stdout)
+    assert [spec["name"] for spec in listed["specs"]] == ZOO
+    validated = json.loads(run("validate", "resnet18", "--json").stdout)
+    assert validated["specs"][0]["references"] == ["torchvision/resnet18", "timm/resnet18"]
+
+
+def test_json_errors(write_spec) -> None:
+    bad = write_spec("name: x\nstages:\n  block: basic\n  depths: [0]\n")
+    result = run("validate", str(bad), "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "errors": [
+            {
+                "file": str(bad),
+                "line": 4,
+                "column": 12,
+                "field": "stages.depths.0",
+                "message": "should be greater than or equal to 1 (given 0)",
+            }
+        ]
+    }
+
+
+def test_quiet_prints_problems_only(tmp_path: Path) -> None:
+    result = run("build", "resnet18", "-o", str(tmp_path), "--quiet")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert run("validate", "resnet18", "-q").stdout == ""
+    target = tmp_path / "resnet18.py"
+    target.write_text(target.read_text() + "# edit\n")
+    stale = run("build", "--check", "resnet18", "-o", str(tmp_path), "-q")
+    assert stale.exit_code == 1 and stale.stdout == ""
+    assert f"{target}: stale" in stale.stderr
+
+
+def test_pre_commit_hook_runs_the_check(tmp_path: Path) -> None:
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"].split()[0] == "resnetgen"
+    arguments = hook["entry"].split()[1:]
+    spec = tmp_path / "specs" / "mine.yaml"
+    spec.parent.mkdir()
+    spec.write_text("name: mine\nextends: resnet18\nhead:\n  num_classes: 10\n")
+    assert re.search(hook["files"], spec.name)
+    out = ["-o", str(tmp_path / "generated")]
+    assert run(*arguments, *out, str(spec)).exit_code == 1  # nothing generated yet
+    assert run("build", *out, str(spec)).exit_code == 0
+    assert run(*arguments, *out, str(spec)).exit_code == 0
+    spec.write_text(spec.read_text().replace("10", "11"))
+    assert run(*arguments, *out, str(spec)).exit_code == 1

@@ -14,6 +14,8 @@ import io
 import json
 import pickle
 import socket
+import subprocess
+import sys
 import warnings
 
 import onnxruntime
@@ -23,8 +25,7 @@ import torch
 from generator.analysis import analyse
 from generator.load import load
 
-from . import distributed
-from .conftest import REPRESENTATIVES, ZOO, import_file, randomise_norms
+from .conftest import REPRESENTATIVES, ROOT, ZOO, import_file, randomise_norms
 
 SIDE = 64
 
@@ -145,22 +146,26 @@ def test_stage_features_have_the_channels_and_strides_the_spec_promises(
 
 
 @pytest.fixture(scope="module")
-def data_parallel(zoo_files, tmp_path_factory) -> dict[str, dict[str, object]]:
-    """One two-process gloo run that trains a step of every representative."""
+def data_parallel(zoo_files) -> dict[str, dict[str, object]]:
+    """The README's command: examples/ddp.py under torchrun, two CPU processes on gloo."""
+    files = [str(zoo_files[name]) for name in REPRESENTATIVES]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+    command += ["--master-port", str(_free_port()), str(ROOT / "examples" / "ddp.py"), *files]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    return {result.pop("model"): result for result in results}
+
+
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    out = tmp_path_factory.mktemp("ddp") / "results.json"
-    models = [(n, str(zoo_files[n]), load(n).plan.in_channels) for n in REPRESENTATIVES]
-    torch.multiprocessing.spawn(
-        distributed.train_one_step, args=(2, port, models, str(out)), nprocs=2, join=True
-    )
-    return json.loads(out.read_text())
+        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_distributed_data_parallel_step(data_parallel, name: str) -> None:
-    assert data_parallel[name] == {"identical": True, "changed": True}
+    assert data_parallel[name] == {"ranks": 2, "identical": True, "changed": True}
 
 
 @pytest.mark.parametrize("name", REPRESENTATIVES)

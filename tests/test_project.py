@@ -11,11 +11,14 @@ from .conftest import ROOT
 def test_ruff_is_clean_on_the_project() -> None:
     ruff = [sys.executable, "-m", "ruff"]
     check = subprocess.run(
-        [*ruff, "check", "generator", "tests", "scripts"], cwd=ROOT, capture_output=True, text=True
+        [*ruff, "check", "generator", "tests", "scripts", "bench", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(
-        [*ruff, "format", "--check", "generator", "tests", "scripts"],
+        [*ruff, "format", "--check", "generator", "tests", "scripts", "bench", "examples"],
         cwd=ROOT,
         capture_output=True,
         text=True,
