@@ -96,11 +96,15 @@ def _emit_json(document: object) -> None:
 @contextmanager
 def _progress(items: list[str], label: str, shown: bool) -> Iterator[Iterable[str]]:
     """A progress bar on stderr when it is a terminal and the work is long; else nothing."""
-    if not shown or len(items) < 2 or not sys.stderr.isatty():
+    if not shown or len(items) < 2 or not _on_terminal():
         yield items
         return
     with click.progressbar(items, label=label, file=sys.stderr) as bar:
         yield bar
+
+
+def _on_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

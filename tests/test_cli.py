@@ -309,3 +309,15 @@ def test_pre_commit_hook_runs_the_check(tmp_path: Path) -> None:
     assert run(*arguments, *out, str(spec)).exit_code == 0
     spec.write_text(spec.read_text().replace("10", "11"))
     assert run(*arguments, *out, str(spec)).exit_code == 1
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
+    plain = run("build", "resnet18", "resnet34", "-o", str(tmp_path / "plain"))
+    assert plain.stderr == ""
+    assert plain.stdout.count("wrote ") == 4
+    monkeypatch.setattr("generator.cli._on_terminal", lambda: True)
+    monkeypatch.setattr("click._termui_impl.isatty", lambda _: True)
+    shown = run("build", "resnet18", "resnet34", "-o", str(tmp_path / "bar"))
+    assert "building" in shown.stderr and "100%" in shown.stderr
+    quiet = run("build", "resnet18", "resnet34", "-o", str(tmp_path / "quiet"), "-q")
+    assert quiet.stderr == "" and quiet.stdout == ""
