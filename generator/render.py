@@ -111,6 +111,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             for stage in plan.stages
         },
         "shortcut_template": "projection" if plan.shortcut == "projection_all" else plan.shortcut,
+        **_inference_context(plan),
         "uses": {
             "downsample": uses_downsample,
             "identity_first": uses_downsample and "identity" in shortcuts,
@@ -120,6 +121,35 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             ),
         },
     }
+
+
+def _inference_context(plan: Plan) -> dict[str, object]:
+    """Which conv feeds which batch norm, for `for_inference` to fold them."""
+    if plan.norm != "batch":
+        return {"foldable": False}
+    if plan.stem.type == "deep":
+        stem_folds = [("conv1[0]", "conv1[1]"), ("conv1[3]", "conv1[4]"), ("conv1[6]", "bn1")]
+    else:
+        stem_folds = [("conv1", "bn1")]
+    if plan.stem.pool is not None and plan.stem.pool.type == "conv":
+        stem_folds.append(("maxpool[0]", "maxpool[1]"))
+    shortcut_fold = None
+    if plan.shortcut_norm and plan.shortcut != "zero_pad":
+        shortcut_fold = (1, 2) if plan.shortcut == "avg_down" else (0, 1)
+    return {
+        "foldable": True,
+        "stem_folds": stem_folds,
+        "stage_loop": _loop_over_stages(plan),
+        "block_norms": [1, 2, 3] if plan.block_kinds == ("bottleneck",) else [1, 2],
+        "shortcut_fold": shortcut_fold,
+    }
+
+
+def _loop_over_stages(plan: Plan) -> str:
+    stages = [f"model.{stage.name}" for stage in plan.stages]
+    if len(stages) == 1:
+        return f"    for stage in ({stages[0]},):"
+    return call("for stage in ", *stages, indent=4, tail=":")
 
 
 def _card_context(plan: Plan, analysis: Analysis) -> dict[str, object]:

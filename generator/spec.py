@@ -48,6 +48,8 @@ RESERVED_NAMES = frozenset(
         "conv3x3",
         "downsample",
         "make_stage",
+        "fold_batch_norm",
+        "for_inference",
     }
 )
 

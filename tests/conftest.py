@@ -82,6 +82,20 @@ def zoo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {path.stem: path for path in build_into(directory, *ZOO) if path.suffix == ".py"}
 
 
+@pytest.fixture(scope="session")
+def meta_model(zoo_files):
+    """name -> the zoo model built once on the meta device: shapes without memory or time."""
+    built: dict[str, torch.nn.Module] = {}
+
+    def get(name: str) -> torch.nn.Module:
+        if name not in built:
+            with torch.device("meta"):
+                built[name] = getattr(import_file(zoo_files[name]), name)().eval()
+        return built[name]
+
+    return get
+
+
 @pytest.fixture
 def write_spec(tmp_path: Path):
     """Write a YAML spec into the test's directory and return its path."""

@@ -48,7 +48,7 @@ def _same(actual: torch.Tensor, expected: torch.Tensor, relative: float = 1e-5) 
 def test_torch_compile_full_graph(zoo_files, name: str) -> None:
     model, x = _model(zoo_files, name)
     torch._dynamo.reset()
-    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
     with torch.no_grad():
         _same(compiled(x), model(x), 1e-4)
 
@@ -176,3 +176,15 @@ def test_sync_batch_norm_conversion(zoo_files, name: str) -> None:
     assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == batch_norms
     with torch.no_grad():
         _same(synced(x), model(x), 0)
+
+
+@pytest.mark.parametrize("name", [n for n in REPRESENTATIVES if load(n).plan.norm == "batch"])
+def test_the_inference_form_matches_eval(zoo_files, name: str) -> None:
+    model, x = _model(zoo_files, name)
+    module = import_file(zoo_files[name])
+    with torch.no_grad():
+        expected = model(x)
+    fast = module.for_inference(copy.deepcopy(model))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    with torch.inference_mode():
+        _same(fast(x.to(memory_format=torch.channels_last)), expected, 1e-4)

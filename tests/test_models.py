@@ -36,10 +36,9 @@ def test_forward_and_backward(zoo_files, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_parameters_match_the_plan_layer_by_layer(zoo_files, name: str) -> None:
+def test_parameters_match_the_plan_layer_by_layer(meta_model, name: str) -> None:
     analysis = load(name).analysis
-    with torch.device("meta"):
-        model = _model(zoo_files, name)
+    model = meta_model(name)
     by_module: dict[str, int] = {}
     for parameter_name, parameter in model.named_parameters():
         module_name = parameter_name.rsplit(".", 1)[0]
@@ -49,26 +48,22 @@ def test_parameters_match_the_plan_layer_by_layer(zoo_files, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_multiply_adds_match_the_flop_counter(zoo_files, name: str) -> None:
+def test_multiply_adds_match_the_flop_counter(meta_model, name: str) -> None:
     loaded = load(name)
     side = 224 if loaded.plan.resize is None else loaded.plan.input_size[0]
-    with torch.device("meta"):
-        model = _model(zoo_files, name).eval()
-        x = torch.randn(1, loaded.plan.in_channels, side, side)
+    x = torch.randn(1, loaded.plan.in_channels, side, side, device="meta")
     with FlopCounterMode(display=False) as counter:
-        model(x)
+        meta_model(name)(x)
     assert counter.get_total_flops() == 2 * analyse(loaded.plan, (side, side)).macs
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_output_sizes_match_the_analysis(zoo_files, name: str) -> None:
+def test_output_sizes_match_the_analysis(meta_model, name: str) -> None:
     loaded = load(name)
     height, width = 161, 173
     analysis = analyse(loaded.plan, (height, width))
-    with torch.device("meta"):
-        model = _model(zoo_files, name).eval()
-        x = torch.randn(1, loaded.plan.in_channels, height, width)
-        features = model.forward_features(x)
+    x = torch.randn(1, loaded.plan.in_channels, height, width, device="meta")
+    features = meta_model(name).forward_features(x)
     assert tuple(features.shape[1:]) == analysis.parts[-2].output
 
 
@@ -90,9 +85,9 @@ def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_activation_counts_match_the_layers_outputs(zoo_files, name: str) -> None:
+def test_activation_counts_match_the_layers_outputs(meta_model, name: str) -> None:
     loaded = load(name)
-    module = import_file(zoo_files[name])
+    custom = ("PadShortcut", "SqueezeExcite", "EfficientChannelAttention")
     counted = (
         torch.nn.Conv2d,
         torch.nn.Conv1d,
@@ -102,11 +97,6 @@ def test_activation_counts_match_the_layers_outputs(zoo_files, name: str) -> Non
         torch.nn.AvgPool2d,
         torch.nn.AdaptiveAvgPool2d,
         torch.nn.Linear,
-        *(
-            getattr(module, n)
-            for n in ("PadShortcut", "SqueezeExcite", "EfficientChannelAttention")
-            if hasattr(module, n)
-        ),
     )
     total = 0
 
@@ -114,10 +104,15 @@ def test_activation_counts_match_the_layers_outputs(zoo_files, name: str) -> Non
         nonlocal total
         total += output.numel()
 
-    with torch.device("meta"):
-        model = getattr(module, name)().eval()
-        for child in model.modules():
-            if isinstance(child, counted):
-                child.register_forward_hook(count)
-        model(torch.randn(1, loaded.plan.in_channels, *loaded.plan.input_size))
+    model = meta_model(name)
+    hooks = [
+        child.register_forward_hook(count)
+        for child in model.modules()
+        if isinstance(child, counted) or type(child).__name__ in custom
+    ]
+    try:
+        model(torch.randn(1, loaded.plan.in_channels, *loaded.plan.input_size, device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
     assert total == loaded.analysis.activations

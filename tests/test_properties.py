@@ -119,6 +119,14 @@ def test_valid_specs_build_run_and_match_their_analysis(
     assert logits.shape == (2, spec["head"]["num_classes"])
     logits.square().mean().backward()
     assert all(p.grad is not None for p in model.parameters())
+    if "for_inference" in namespace:
+        with torch.no_grad():
+            expected = model.eval()(x)
+        fast = namespace["for_inference"](copy.deepcopy(model))
+        with torch.inference_mode():
+            got = fast(x.to(memory_format=torch.channels_last))
+        scale = expected.abs().max().item() + 1e-6
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * scale)
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:

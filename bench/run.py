@@ -1,0 +1,439 @@
+"""Reproduce every figure in BENCHMARKS.md, and write it.
+
+    python bench/run.py            # everything (about ten minutes on two cores)
+    python bench/run.py --quick    # fewer repeats, for trying the script out
+
+Timings are medians of repeated runs with their range; model timings interleave the
+generated and the reference model round by round, so drift in the machine hits both
+alike, and report the ratio per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from timing import interleaved, time_command  # noqa: E402
+
+from generator.inherit import resolve  # noqa: E402
+from generator.resources import zoo_names  # noqa: E402
+
+RESNETGEN = str(Path(sys.executable).with_name("resnetgen"))
+MODELS = [  # generated spec, reference library, reference name
+    ("resnet18", "torchvision", "resnet18"),
+    ("resnet50", "torchvision", "resnet50"),
+    ("resnet50d", "timm", "resnet50d"),
+    ("resnext50_32x4d", "torchvision", "resnext50_32x4d"),
+]
+
+
+def machine() -> str:
+    import timm
+    import torch
+    import torchvision
+
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f", {kib / 2**20:.0f} GiB"
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), torchvision {torchvision.__version__}, "
+        f"timm {timm.__version__}; no GPU used"
+    )
+
+
+# --- the generator -----------------------------------------------------------------
+
+
+def flat_specs(directory: Path, count: int) -> list[str]:
+    """`count` standalone specs (zoo specs with extends resolved and new names)."""
+    import yaml
+
+    names = zoo_names()
+    paths = []
+    for index in range(count):
+        base = names[index % len(names)]
+        data = dict(resolve(ROOT / "specs" / f"{base}.yaml").data)
+        data.pop("extends", None)
+        data["name"] = f"{base}_{index}"
+        path = directory / f"{data['name']}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        paths.append(str(path))
+    return paths
+
+
+def generator_section(repeats: int) -> str:
+    lines = ["## The generator", ""]
+    with tempfile.TemporaryDirectory() as scratch:
+        out = str(Path(scratch) / "out")
+        startup = time_command([RESNETGEN, "--version"], repeats)
+        one = time_command(
+            [RESNETGEN, "build", "specs/resnet50d.yaml", "-o", out], repeats, str(ROOT)
+        )
+        validate = time_command([RESNETGEN, "validate", "specs/resnet50d.yaml"], repeats, str(ROOT))
+        zoo = [str(p) for p in sorted((ROOT / "specs").glob("*.yaml"))]
+        whole = time_command([RESNETGEN, "build", *zoo, "-o", out], repeats, str(ROOT))
+        timm_create = time_command(
+            [sys.executable, "-c", "import timm; timm.create_model('resnet50d')"], repeats
+        )
+        torch_import = time_command([sys.executable, "-c", "import torch"], repeats)
+        lines += [
+            "Wall time of a fresh process, median of "
+            f"{repeats} runs (range in brackets). None of these commands imports torch "
+            "(`tests/test_no_torch.py`).",
+            "",
+            "| what | time |",
+            "|---|---:|",
+            f"| `resnetgen --version` (Python, click, start-up) | {startup.text()} |",
+            f"| `resnetgen validate specs/resnet50d.yaml` | {validate.text()} |",
+            f"| `resnetgen build specs/resnet50d.yaml` (target: under 400 ms) | {one.text()} |",
+            f"| `resnetgen build specs/*.yaml`, the whole zoo of {len(zoo)} specs in one process "
+            f"(target: under 1 s) | {whole.text()} |",
+            f'| `python -c "import torch"` | {torch_import.text()} |',
+            f"| `timm.create_model('resnet50d')` in a fresh process | {timm_create.text()} |",
+            "",
+            f"A cold build of resnet50d takes {one.median / timm_create.median:.2f} of the time "
+            "a user waits for timm to build the same network.",
+            "",
+            "### Cost per spec as a build grows",
+            "",
+            "Standalone copies of the zoo's specs under new names, built in one process; the "
+            "per-spec cost is (time - start-up) / specs, with start-up the `--version` run.",
+            "",
+            "| specs | time | per spec |",
+            "|---:|---:|---:|",
+        ]
+        for count in (1, 10, 100, 1000):
+            directory = Path(scratch) / f"specs{count}"
+            directory.mkdir()
+            paths = flat_specs(directory, count)
+            timing = time_command(
+                [RESNETGEN, "build", "-q", *paths, "-o", str(directory / "out")],
+                max(3, repeats // 2),
+            )
+            per_spec = (timing.median - startup.median) / count
+            lines.append(f"| {count} | {timing.text('s')} | {per_spec * 1000:.1f} ms |")
+    return "\n".join(lines) + "\n"
+
+
+# --- the generated models -------------------------------------------------------------
+
+
+def load_generated(name: str):
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", ROOT / "generated" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pair(name: str, library: str, reference: str):
+    import timm
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    if library == "torchvision":
+        expected = torchvision.models.get_model(reference, weights=None)
+    else:
+        expected = timm.create_model(reference, pretrained=False)
+    module = load_generated(name)
+    actual = getattr(module, name)()
+    actual.load_state_dict(expected.state_dict())
+    return module, expected, actual
+
+
+def ratio_text(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
+
+
+def forward_of(model, batch):
+    import torch
+
+    def run():
+        with torch.inference_mode():
+            model(batch)
+
+    return run
+
+
+def training_step_of(model, batch, target):
+    import torch
+
+    optimiser = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def run():
+        optimiser.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(batch), target).backward()
+        optimiser.step()
+
+    return run
+
+
+def compare_model(name: str, library: str, reference: str, rounds: int) -> tuple[str, str, str]:
+    """Rows of the eval, training and inference-form tables for one model."""
+    import torch
+
+    batch = torch.randn(8, 3, 224, 224)
+    target = torch.randint(0, 1000, (8,))
+    module, expected, actual = pair(name, library, reference)
+    label = f"| {name} | {library} "
+
+    expected.eval()
+    actual.eval()
+    ref, gen, ratios = interleaved(forward_of(expected, batch), forward_of(actual, batch), rounds)
+    eval_row = f"{label}| {ref.text()} | {gen.text()} | {ratio_text(ratios)} |"
+
+    expected.train()
+    actual.train()
+    steps = max(3, rounds // 2)
+    ref, gen, ratios = interleaved(
+        training_step_of(expected, batch, target), training_step_of(actual, batch, target), steps
+    )
+    train_row = f"{label}| {ref.text()} | {gen.text()} | {ratio_text(ratios)} |"
+
+    expected.eval()
+    fast = module.for_inference(_copy_weights(getattr(module, name)(), expected))
+    channels_last = batch.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        want = expected(batch)
+        error = ((fast(channels_last) - want).abs().max() / want.abs().max()).item()
+    ref, gen, ratios = interleaved(
+        forward_of(expected, batch), forward_of(fast, channels_last), rounds
+    )
+    speedups = [1 / ratio for ratio in ratios]
+    fused_row = f"{label}| {ref.text()} | {gen.text()} | {ratio_text(speedups)} | {error:.1e} |"
+    return eval_row, train_row, fused_row
+
+
+def models_section(rounds: int) -> str:
+    rows = [compare_model(name, library, reference, rounds) for name, library, reference in MODELS]
+    header = [
+        "| model | reference | reference | generated | generated / reference |",
+        "|---|---|---:|---:|---:|",
+    ]
+    steps = max(3, rounds // 2)
+    return "\n".join(
+        [
+            "## Generated models against the references",
+            "",
+            "Same weights, same input (batch 8, 3x224x224, float32), CPU. A ratio under 1 "
+            "means the generated model is faster; the range is over the rounds.",
+            "",
+            f"### Eval forward (under `torch.inference_mode`, {rounds} rounds)",
+            "",
+            *header,
+            *(row[0] for row in rows),
+            "",
+            f"### A training step: forward, cross-entropy, backward, SGD ({steps} rounds)",
+            "",
+            *header,
+            *(row[1] for row in rows),
+            "",
+            "### The inference form",
+            "",
+            "`for_inference(model)` in each generated batch-norm file folds every batch norm "
+            "into the conv before it and switches to channels_last; it is timed on a "
+            "channels_last input against the reference's plain eval forward.",
+            "",
+            "| model | reference | reference eval | `for_inference` | speed-up | max rel. diff. |",
+            "|---|---|---:|---:|---:|---:|",
+            *(row[2] for row in rows),
+            "",
+        ]
+    )
+
+
+def _copy_weights(model, reference):
+    model.load_state_dict(reference.state_dict())
+    return model
+
+
+PEAK_MEMORY_PROBE = """
+import importlib.util, json, sys, torch, torchvision, timm
+name, library, reference, which = sys.argv[1:5]
+torch.manual_seed(0)
+if which == "reference":
+    model = (torchvision.models.get_model(reference, weights=None) if library == "torchvision"
+             else timm.create_model(reference, pretrained=False))
+else:
+    spec = importlib.util.spec_from_file_location(name, sys.argv[5])
+    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+    model = getattr(module, name)()
+optimiser = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+x, y = torch.randn(8, 3, 224, 224), torch.randint(0, 1000, (8,))
+def step():
+    optimiser.zero_grad(set_to_none=False)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    optimiser.step()
+step()  # gradients and momentum exist from here on
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+before = rss("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")
+step()
+print(json.dumps({"peak": rss("VmHWM:") - before}))
+"""
+
+
+def memory_section() -> str:
+    rows = []
+    for name, library, reference in MODELS:
+        peaks = {}
+        for which in ("reference", "generated"):
+            command = [
+                sys.executable,
+                "-c",
+                PEAK_MEMORY_PROBE,
+                name,
+                library,
+                reference,
+                which,
+                str(ROOT / "generated" / f"{name}.py"),
+            ]
+            runs = [
+                json.loads(
+                    subprocess.run(command, capture_output=True, text=True, check=True).stdout
+                )["peak"]
+                for _ in range(3)
+            ]
+            peaks[which] = statistics.median(runs)
+        ratio = peaks["generated"] / peaks["reference"]
+        rows.append(
+            f"| {name} | {library} | {peaks['reference'] / 2**20:.0f} MiB "
+            f"| {peaks['generated'] / 2**20:.0f} MiB | {ratio:.3f} |"
+        )
+    return "\n".join(
+        [
+            "### Peak memory of a training step",
+            "",
+            "Resident memory a second training step adds at its peak (batch 8, 3x224x224), "
+            "each model in a fresh process, median of 3; weights, gradients and momentum "
+            "already exist.",
+            "",
+            "| model | reference | reference | generated | generated / reference |",
+            "|---|---|---:|---:|---:|",
+            *rows,
+            "",
+        ]
+    )
+
+
+# --- the analysis ------------------------------------------------------------------------
+
+
+def analysis_section() -> str:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from generator.analysis import analyse
+    from generator.build import load_all
+
+    specs = load_all(zoo_names())
+    exact, worst = 0, 0.0
+    for spec in specs:
+        module = load_generated(spec.plan.name)
+        with torch.device("meta"):
+            model = getattr(module, spec.plan.name)().eval()
+            exact += sum(p.numel() for p in model.parameters()) == spec.analysis.params
+            side = spec.plan.input_size
+            x = torch.randn(1, spec.plan.in_channels, *side)
+            with FlopCounterMode(display=False) as counter:
+                model(x)
+        counted = counter.get_total_flops() / 2
+        worst = max(worst, abs(spec.analysis.macs - counted) / counted)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        table_one = []
+        for depth, published in ((18, 1.8), (34, 3.6), (50, 3.8), (101, 7.6), (152, 11.3)):
+            base = f"resnet{depth}"
+            if depth >= 50:
+                path = Path(scratch) / f"{base}_v1.yaml"
+                path.write_text(f"name: {base}_v1\nextends: {base}\nstages:\n  stride_on: 1x1\n")
+                (spec,) = load_all([str(path)])
+            else:
+                (spec,) = load_all([base])
+            macs = analyse(spec.plan, (224, 224)).macs
+            table_one.append(f"| ResNet-{depth} | {published} | {macs / 1e9:.3f} |")
+    tricks = []
+    for label, name, published in (
+        ("ResNet-50", "resnet50_v1", 3.8),
+        ("ResNet-50-B", "resnet50", 4.1),
+        ("ResNet-50-C", "resnet50c", 4.3),
+        ("ResNet-50-D", "resnet50d", 4.3),
+    ):
+        (spec,) = load_all([name])
+        tricks.append(f"| {label} | `{name}` | {published} | {spec.analysis.macs / 1e9:.3f} |")
+    return "\n".join(
+        [
+            "## The analysis",
+            "",
+            f"Parameters: exact for {exact} of {len(specs)} zoo models (instantiated on the meta "
+            f"device). Multiply-adds against `torch.utils.flop_counter` (half its FLOPs) at each "
+            f"spec's input size: largest relative difference {worst:.1e} over the zoo.",
+            "",
+            "The ResNet paper's Table 1 (×10⁹ FLOPs, stride on the first 1x1):",
+            "",
+            "| model | published | resnetgen |",
+            "|---|---:|---:|",
+            *table_one,
+            "",
+            "Bag of Tricks, Table 5 (×10⁹ FLOPs):",
+            "",
+            "| model | spec | published | resnetgen |",
+            "|---|---|---:|---:|",
+            *tricks,
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    repeats, rounds = (3, 3) if args.quick else (9, 7)
+    sections = [
+        "# Benchmarks",
+        "",
+        f"Measured by `python bench/run.py` on {datetime.date.today().isoformat()}: {machine()}.",
+        "",
+        generator_section(repeats),
+        models_section(rounds),
+        memory_section(),
+        analysis_section(),
+    ]
+    args.output.write_text("\n".join(sections))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
