@@ -140,14 +140,16 @@ class LayerFigures(NamedTuple):
 def _layer(layer: Layer, shape: Shape) -> LayerFigures:
     channels, height, width = shape
     if isinstance(layer, Conv):
-        out_h = _out(height, layer.kernel_size, layer.stride, layer.padding, ceil=False)
-        out_w = _out(width, layer.kernel_size, layer.stride, layer.padding, ceil=False)
+        span = layer.dilation * (layer.kernel_size - 1) + 1
+        out_h = _out(height, span, layer.stride, layer.padding, ceil=False)
+        out_w = _out(width, span, layer.stride, layer.padding, ceil=False)
         weights = _conv_weights(layer)
         params = weights + (layer.out_channels if layer.bias else 0)
         out = (layer.out_channels, out_h, out_w)
         return LayerFigures({"": params}, weights * out_h * out_w, out, math.prod(out))
     if isinstance(layer, Norm):
-        return LayerFigures({"": 2 * layer.channels}, 0, shape, math.prod(shape))
+        params = {"": 2 * layer.channels} if layer.trainable else {}
+        return LayerFigures(params, 0, shape, math.prod(shape))
     if isinstance(layer, MaxPool | AvgPool):
         if isinstance(layer, MaxPool):
             window = (layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)

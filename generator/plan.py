@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from generator.spec import (
+    ActivationType,
     AttentionType,
     BlockKind,
     FieldPath,
@@ -39,11 +40,13 @@ class Conv:
     padding: int = 0
     groups: int = 1
     bias: bool = False
+    dilation: int = 1
 
 
 @dataclass(frozen=True)
 class Norm:
     channels: int
+    trainable: bool = True  # a frozen batch norm holds buffers, not parameters
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,9 @@ class StagePlan:
     stride: int
     first_shortcut: str  # "identity" or the network's shortcut kind
     attention: int | None  # se: hidden channels; eca: kernel size; else None
+    dilation: int
+    first_dilation: int  # of the first block's 3x3 convs: the previous stage's dilation
+    drop_path: tuple[float, float]  # stochastic depth rate of the first and the last block
     blocks: tuple[BlockPlan, ...]
 
 
@@ -154,6 +160,7 @@ class StemPool:
 class StemPlan:
     type: StemType
     channels: tuple[int, ...]
+    norm: bool
     pool: StemPool | None
     layers: tuple[Named, ...]
 
@@ -186,7 +193,9 @@ class Plan:
     conv_bias: bool
     norm: NormType
     norm_groups: int
+    activation: ActivationType
     attention: AttentionType
+    preactivation: bool
     stride_on: StrideOn
     groups: int
     shortcut: ShortcutKind
@@ -205,6 +214,14 @@ class Plan:
             stride *= stage.stride
             strides.append(stride)
         return tuple(strides)
+
+    @property
+    def dilated(self) -> bool:
+        return any(stage.dilation > 1 or stage.first_dilation > 1 for stage in self.stages)
+
+    @property
+    def drop_path(self) -> bool:
+        return any(stage.drop_path != (0.0, 0.0) for stage in self.stages)
 
     @property
     def block_kinds(self) -> tuple[BlockKind, ...]:
@@ -234,17 +251,19 @@ class PlanError(Exception):
 def build_plan(spec: Spec) -> Plan:
     stages = spec.stages
     count = len(stages.depths)
-    kinds = [stages.block] * count
+    kinds = stages.block * count if len(stages.block) == 1 else stages.block
     widths = stages.widths or [64 * 2**i for i in range(count)]
     strides = stages.strides or [1] + [2] * (count - 1)
-    bias = spec.conv_bias
+    dilations = stages.dilations or [1] * count
+    rates = _drop_path_rates(stages.drop_path, stages.depths)
 
     stem = _stem(spec)
     problems: list[tuple[FieldPath, str]] = []
     stage_plans: list[StagePlan] = []
     in_channels = stem.out_channels
-    for index, (kind, depth, base, stride) in enumerate(
-        zip(kinds, stages.depths, widths, strides, strict=True)
+    previous_dilation = 1
+    for index, (kind, depth, base, stride, dilation) in enumerate(
+        zip(kinds, stages.depths, widths, strides, dilations, strict=True)
     ):
         out_channels = base * EXPANSION[kind]
         width = (
@@ -266,21 +285,27 @@ def build_plan(spec: Spec) -> Plan:
         first = stages.shortcut if reshapes or stages.shortcut == "projection_all" else "identity"
         blocks = []
         for position in range(depth):
-            block_in, block_stride = (in_channels, stride) if position == 0 else (out_channels, 1)
-            shortcut = first if position == 0 else _later_shortcut(stages.shortcut)
+            is_first = position == 0
+            block = _Block(
+                kind=kind,
+                in_channels=in_channels if is_first else out_channels,
+                width=width,
+                out_channels=out_channels,
+                stride=stride if is_first else 1,
+                dilation=previous_dilation if is_first else dilation,
+            )
+            shortcut = first if is_first else _later_shortcut(stages.shortcut)
             blocks.append(
                 BlockPlan(
-                    in_channels=block_in,
+                    in_channels=block.in_channels,
                     width=width,
                     out_channels=out_channels,
-                    stride=block_stride,
-                    body=_body(kind, block_in, width, out_channels, block_stride, spec)
-                    + _attention(spec, out_channels, attention),
-                    shortcut=_shortcut(
-                        shortcut, block_in, out_channels, block_stride, bias, stages.shortcut_norm
-                    ),
+                    stride=block.stride,
+                    body=_body(block, spec) + _attention(spec, out_channels, attention),
+                    shortcut=_shortcut(shortcut, block, spec),
                 )
             )
+        stage_rates = rates[sum(stages.depths[:index]) :][:depth]
         stage_plans.append(
             StagePlan(
                 name=f"layer{index + 1}",
@@ -292,18 +317,26 @@ def build_plan(spec: Spec) -> Plan:
                 stride=stride,
                 first_shortcut=first,
                 attention=attention,
+                dilation=dilation,
+                first_dilation=previous_dilation,
+                drop_path=(stage_rates[0], stage_rates[-1]),
                 blocks=tuple(blocks),
             )
         )
         in_channels = out_channels
+        previous_dilation = dilation
     if problems:
         raise PlanError(problems)
 
+    final_norm: tuple[Named, ...] = ()
+    if stages.preactivation:
+        final_norm = (("norm", _norm(spec, in_channels)),)
     head = HeadPlan(
         in_features=in_channels,
         num_classes=spec.head.num_classes,
         dropout=spec.head.dropout,
         layers=(
+            *final_norm,
             ("global_pool", GlobalAvgPool()),
             ("fc", Linear(in_channels, spec.head.num_classes)),
         ),
@@ -316,10 +349,12 @@ def build_plan(spec: Spec) -> Plan:
         in_channels=spec.input.channels,
         input_size=(spec.input.size[0], spec.input.size[1]),
         resize=Resize((resize[0], resize[1]), spec.input.resize_mode) if resize else None,
-        conv_bias=bias,
+        conv_bias=spec.conv_bias,
         norm=spec.norm.type,
         norm_groups=spec.norm.groups,
+        activation=spec.activation,
         attention=stages.attention.type,
+        preactivation=stages.preactivation,
         stride_on=stages.stride_on,
         groups=stages.groups,
         shortcut=stages.shortcut,
@@ -332,6 +367,30 @@ def build_plan(spec: Spec) -> Plan:
     if plan.norm == "group":
         _check_group_norm(plan)
     return plan
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One block's shape, as the layer builders need it."""
+
+    kind: BlockKind
+    in_channels: int
+    width: int
+    out_channels: int
+    stride: int
+    dilation: int  # of its 3x3 convs
+
+
+def _drop_path_rates(largest: float, depths: list[int]) -> list[float]:
+    """Stochastic depth rising linearly from 0 at the first block to `largest` at the last."""
+    total = sum(depths)
+    if total == 1:
+        return [0.0]
+    return [round(largest * index / (total - 1), 6) for index in range(total)]
+
+
+def _norm(spec: Spec, channels: int) -> Norm:
+    return Norm(channels, trainable=spec.norm.type != "frozen_batch")
 
 
 def _check_group_norm(plan: Plan) -> None:
@@ -377,16 +436,17 @@ def _stem(spec: Spec) -> StemPlan:
         first, second, third = channels
         layers = [
             ("conv1.0", Conv(source, first, 3, stride=2, padding=1, bias=bias)),
-            ("conv1.1", Norm(first)),
+            ("conv1.1", _norm(spec, first)),
             ("conv1.3", Conv(first, second, 3, padding=1, bias=bias)),
-            ("conv1.4", Norm(second)),
+            ("conv1.4", _norm(spec, second)),
             ("conv1.6", Conv(second, third, 3, padding=1, bias=bias)),
         ]
     elif stem.type == "classic":
         layers = [("conv1", Conv(source, channels[0], 7, stride=2, padding=3, bias=bias))]
     else:
         layers = [("conv1", Conv(source, channels[0], 3, padding=1, bias=bias))]
-    layers.append(("bn1", Norm(channels[-1])))
+    if stem.norm:
+        layers.append(("bn1", _norm(spec, channels[-1])))
 
     pool = _stem_pool(spec)
     if pool is not None and pool.type == "max":
@@ -396,8 +456,8 @@ def _stem(spec: Spec) -> StemPlan:
     elif pool is not None:
         out = channels[-1]
         conv = Conv(out, out, pool.kernel_size, pool.stride, pool.padding, bias=bias)
-        layers.extend([("maxpool.0", conv), ("maxpool.1", Norm(out))])
-    return StemPlan(type=stem.type, channels=channels, pool=pool, layers=tuple(layers))
+        layers.extend([("maxpool.0", conv), ("maxpool.1", _norm(spec, out))])
+    return StemPlan(stem.type, channels, stem.norm, pool, tuple(layers))
 
 
 def _stem_pool(spec: Spec) -> StemPool | None:
@@ -409,36 +469,39 @@ def _stem_pool(spec: Spec) -> StemPool | None:
     return StemPool(pool.type, pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode)
 
 
-def _body(
-    kind: BlockKind, in_channels: int, width: int, out_channels: int, stride: int, spec: Spec
-) -> tuple[Named, ...]:
+def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
+    """The residual branch; pre-activation puts each norm before its conv, on its input."""
     bias = spec.conv_bias
-    if kind == "basic":
-        return (
-            ("conv1", Conv(in_channels, width, 3, stride=stride, padding=1, bias=bias)),
-            ("bn1", Norm(width)),
-            ("conv2", Conv(width, out_channels, 3, padding=1, bias=bias)),
-            ("bn2", Norm(out_channels)),
-        )
-    stride_1x1, stride_3x3 = (stride, 1) if spec.stages.stride_on == "1x1" else (1, stride)
-    groups = spec.stages.groups
-    return (
-        ("conv1", Conv(in_channels, width, 1, stride=stride_1x1, bias=bias)),
-        ("bn1", Norm(width)),
-        ("conv2", Conv(width, width, 3, stride_3x3, padding=1, groups=groups, bias=bias)),
-        ("bn2", Norm(width)),
-        ("conv3", Conv(width, out_channels, 1, bias=bias)),
-        ("bn3", Norm(out_channels)),
-    )
+    width, out, dilation = block.width, block.out_channels, block.dilation
+    if block.kind == "basic":
+        convs = [
+            Conv(block.in_channels, width, 3, block.stride, dilation, 1, bias, dilation),
+            Conv(width, out, 3, 1, dilation, 1, bias, dilation),
+        ]
+    else:
+        on_1x1 = spec.stages.stride_on == "1x1"
+        stride_1x1, stride_3x3 = (block.stride, 1) if on_1x1 else (1, block.stride)
+        groups = spec.stages.groups
+        convs = [
+            Conv(block.in_channels, width, 1, stride=stride_1x1, bias=bias),
+            Conv(width, width, 3, stride_3x3, dilation, groups, bias, dilation),
+            Conv(width, out, 1, bias=bias),
+        ]
+    preact = spec.stages.preactivation
+    layers: list[Named] = []
+    for index, conv in enumerate(convs, start=1):
+        norm = (f"bn{index}", _norm(spec, conv.in_channels if preact else conv.out_channels))
+        layers.extend([norm, (f"conv{index}", conv)] if preact else [(f"conv{index}", conv), norm])
+    return tuple(layers)
 
 
-def _shortcut(
-    kind: str, in_channels: int, out_channels: int, stride: int, bias: bool, norm: bool
-) -> tuple[Named, ...]:
+def _shortcut(kind: str, block: _Block, spec: Spec) -> tuple[Named, ...]:
     if kind == "identity":
         return ()
+    in_channels, out_channels, stride = block.in_channels, block.out_channels, block.stride
     if kind == "zero_pad":
         return (("downsample", PadChannels(stride, out_channels - in_channels)),)
+    bias = spec.conv_bias
     layers: list[Layer] = []
     if kind == "avg_down":
         if stride > 1:
@@ -447,8 +510,8 @@ def _shortcut(
     else:
         conv = Conv(in_channels, out_channels, 1, stride=stride, bias=bias)
     layers.append(conv)
-    if norm:
-        layers.append(Norm(out_channels))
+    if spec.stages.shortcut_norm:
+        layers.append(_norm(spec, out_channels))
     # An avg-pool shortcut keeps an empty pool slot at stride 1: conv and norm stay at .1 and .2.
     offset = 1 if kind == "avg_down" and stride == 1 else 0
     return tuple((f"downsample.{i + offset}", layer) for i, layer in enumerate(layers))

@@ -57,24 +57,37 @@ def norm_layer(plan: Plan, channels: object) -> str:
     """The constructor call of the network's norm over `channels`."""
     if plan.norm == "group":
         return f"nn.GroupNorm({plan.norm_groups}, {channels})"
+    if plan.norm == "frozen_batch":
+        return f"FrozenBatchNorm2d({channels})"
     return f"nn.BatchNorm2d({channels})"
 
 
 ATTENTION_PARAMETER = {"se": "se_channels", "eca": "eca_kernel_size"}
 
 
+ACTIVATIONS = {
+    "relu": "nn.ReLU(inplace=True)",
+    "silu": "nn.SiLU(inplace=True)",
+    "gelu": "nn.GELU()",
+    "leaky_relu": "nn.LeakyReLU(0.01, inplace=True)",
+}
+KAIMING_GAIN = {  # the nonlinearity argument of kaiming_normal_; SiLU and GELU take ReLU's
+    "relu": 'nonlinearity="relu"',
+    "silu": 'nonlinearity="relu"',
+    "gelu": 'nonlinearity="relu"',
+    "leaky_relu": 'a=0.01, nonlinearity="leaky_relu"',
+}
+
+
 def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
     shortcuts = {stage.first_shortcut for stage in plan.stages}
     uses_downsample = shortcuts != {"identity"}
-    bottleneck = plan.block_kinds == ("bottleneck",)
-    attention = ATTENTION_PARAMETER.get(plan.attention)
-    width = ["width"] if bottleneck else []
-    extra = [attention] if attention else []
-    later_shortcut = "shortcut" if plan.shortcut == "projection_all" else "nn.Identity()"
     return {
         "plan": plan,
         "bias": repr(plan.conv_bias),
         "norm": lambda channels: norm_layer(plan, channels),
+        "act": lambda: ACTIVATIONS[plan.activation],
+        "kaiming_gain": KAIMING_GAIN[plan.activation],
         "docstring": docstring_text(_module_docstring(plan, analysis)),
         "factory_summary": docstring_text(f"Build {plan.name} ({_size_line(analysis)})."),
         "resize_size": repr(plan.resize.size) if plan.resize else None,
@@ -82,40 +95,17 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             f"num_classes: int = {plan.head.num_classes}",
             f"in_channels: int = {plan.in_channels}",
         ],
-        "block_class": "Bottleneck" if bottleneck else "BasicBlock",
-        "attention_parameter": attention,
-        "block_signature": [
-            f"{name}: {'nn.Module' if name == 'downsample' else 'int'}"
-            for name in ["in_channels", *width, "out_channels", "stride", "downsample", *extra]
-        ],
-        "stage_signature": [
-            f"{name}: int"
-            for name in ["in_channels", *width, "out_channels", "depth", "stride", *extra]
-        ],
-        "block_args": {
-            "first": [*width, "out_channels", "stride", "shortcut", *extra],
-            "later": [*width, "out_channels", 1, later_shortcut, *extra],
-        },
         "maxpool_args": _maxpool_args(plan),
         "stage_channels": [stage.out_channels for stage in plan.stages],
         "stage_strides": list(plan.stage_strides),
-        "stage_args": {
-            stage.name: [
-                stage.in_channels,
-                *([stage.width] if bottleneck else []),
-                stage.out_channels,
-                f"depth={stage.depth}",
-                f"stride={stage.stride}",
-                *([f"{attention}={stage.attention}"] if attention else []),
-            ]
-            for stage in plan.stages
-        },
         "shortcut_template": "projection" if plan.shortcut == "projection_all" else plan.shortcut,
+        **_block_interface(plan),
         **_inference_context(plan),
         "uses": {
             "downsample": uses_downsample,
             "identity_first": uses_downsample and "identity" in shortcuts,
-            "conv1x1": bottleneck or (uses_downsample and plan.shortcut != "zero_pad"),
+            "conv1x1": "bottleneck" in plan.block_kinds
+            or (uses_downsample and plan.shortcut != "zero_pad"),
             "avg_down_stride_one": any(
                 stage.first_shortcut == "avg_down" and stage.stride == 1 for stage in plan.stages
             ),
@@ -123,9 +113,110 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
     }
 
 
+def _block_interface(plan: Plan) -> dict[str, object]:
+    """The block classes' and make_stage's parameters, and the arguments each call passes.
+
+    Every parameter appears only when the network uses it: `width` for bottlenecks (and
+    for basic blocks sharing make_stage with them), the attention size, the dilation, the
+    stochastic depth rates, the block class itself when stages mix kinds.
+    """
+    mixed = len(plan.block_kinds) > 1
+    prefix = "PreAct" if plan.preactivation else ""
+    classes = {"basic": f"{prefix}BasicBlock", "bottleneck": f"{prefix}Bottleneck"}
+    has_width = mixed or plan.block_kinds == ("bottleneck",)
+    attention = ATTENTION_PARAMETER.get(plan.attention)
+    optional = [
+        *([attention] if attention else []),
+        *(["dilation"] if plan.dilated else []),
+    ]
+    width = ["width"] if has_width else []
+    identity = "None" if plan.preactivation else "nn.Identity()"
+    downsample_type = "nn.Module | None" if plan.preactivation else "nn.Module"
+    block_signature = [
+        "in_channels: int",
+        *(f"{name}: int" for name in width),
+        "out_channels: int",
+        "stride: int",
+        f"downsample: {downsample_type}",
+        *(f"{name}: int" for name in optional),
+        *(["drop_path: float"] if plan.drop_path else []),
+    ]
+    block_type = " | ".join(f"type[{classes[kind]}]" for kind in plan.block_kinds)
+    stage_signature = [
+        *([f"block_class: {block_type}"] if mixed else []),
+        "in_channels: int",
+        *(f"{name}: int" for name in width),
+        "out_channels: int",
+        "depth: int",
+        "stride: int",
+        *(f"{name}: int" for name in optional),
+        *(["first_dilation: int"] if plan.dilated else []),
+        *(["drop_path: tuple[float, float]"] if plan.drop_path else []),
+    ]
+    first_optional = ["first_dilation" if name == "dilation" else name for name in optional]
+    later_shortcut = "shortcut" if plan.shortcut == "projection_all" else identity
+    stage_args = {}
+    for stage in plan.stages:
+        args: list[object] = [classes[stage.block]] if mixed else []
+        args += [stage.in_channels, *([stage.width] if has_width else []), stage.out_channels]
+        args += [f"depth={stage.depth}", f"stride={stage.stride}"]
+        if attention:
+            args.append(f"{attention}={stage.attention}")
+        if plan.dilated:
+            args += [f"dilation={stage.dilation}", f"first_dilation={stage.first_dilation}"]
+        if plan.drop_path:
+            args.append(f"drop_path={stage.drop_path!r}")
+        stage_args[stage.name] = args
+    dilation = ["dilation=dilation"] if plan.dilated else []
+    groups = [f"groups={plan.groups}"] if plan.groups > 1 else []
+    stride = ["stride"] if plan.stride_on == "3x3" else []
+    return {
+        "mixed": mixed,
+        "conv3x3": {
+            "parameters": [
+                "in_channels: int",
+                "out_channels: int",
+                "stride: int = 1",
+                *(["groups: int = 1"] if groups else []),
+                *(["dilation: int = 1"] if dilation else []),
+            ],
+            "arguments": [
+                "in_channels",
+                "out_channels",
+                3,
+                "stride=stride",
+                "padding=dilation" if dilation else "padding=1",
+                *(["groups=groups"] if groups else []),
+                *dilation,
+                f"bias={plan.conv_bias!r}",
+            ],
+        },
+        "bottleneck_conv2": ["width", "width", *stride, *groups, *dilation],
+        "basic_dilation": dilation,
+        "downsample_type": downsample_type,
+        "zero_init": {
+            "basic": "conv2" if plan.preactivation else "bn2",
+            "bottleneck": "conv3" if plan.preactivation else "bn3",
+        },
+        "block_classes": classes,
+        "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
+        "mid_channels": "width" if has_width else "out_channels",
+        "identity": identity,
+        "block_signature": block_signature,
+        "stage_signature": stage_signature,
+        "block_args": {
+            "first": [*width, "out_channels", "stride", "shortcut", *first_optional]
+            + (["start"] if plan.drop_path else []),
+            "later": [*width, "out_channels", 1, later_shortcut, *optional]
+            + (["start + index * step"] if plan.drop_path else []),
+        },
+        "stage_args": stage_args,
+    }
+
+
 def _inference_context(plan: Plan) -> dict[str, object]:
     """Which conv feeds which batch norm, for `for_inference` to fold them."""
-    if plan.norm != "batch":
+    if plan.norm != "batch" or plan.preactivation:
         return {"foldable": False}
     if plan.stem.type == "deep":
         stem_folds = [("conv1[0]", "conv1[1]"), ("conv1[3]", "conv1[4]"), ("conv1[6]", "bn1")]
@@ -140,7 +231,7 @@ def _inference_context(plan: Plan) -> dict[str, object]:
         "foldable": True,
         "stem_folds": stem_folds,
         "stage_loop": _loop_over_stages(plan),
-        "block_norms": [1, 2, 3] if plan.block_kinds == ("bottleneck",) else [1, 2],
+        "block_norms": {"basic": [1, 2], "bottleneck": [1, 2, 3]},
         "shortcut_fold": shortcut_fold,
     }
 

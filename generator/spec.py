@@ -29,7 +29,8 @@ BlockKind = Literal["basic", "bottleneck"]
 StemType = Literal["classic", "deep", "cifar"]
 PoolType = Literal["max", "conv", "none"]
 AttentionType = Literal["none", "se", "eca"]
-NormType = Literal["batch", "group"]
+NormType = Literal["batch", "group", "frozen_batch"]
+ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
 
@@ -50,6 +51,10 @@ RESERVED_NAMES = frozenset(
         "make_stage",
         "fold_batch_norm",
         "for_inference",
+        "PreActBasicBlock",
+        "PreActBottleneck",
+        "DropPath",
+        "FrozenBatchNorm2d",
     }
 )
 
@@ -139,6 +144,11 @@ class Stem(_Section):
         None,
         description="The pool after the stem. Default: max 3x3 stride 2 padding 1; none for cifar.",
     )
+    norm: StrictBool = Field(
+        True,
+        description="A norm and activation after the stem conv. Pre-activation CIFAR nets "
+        "leave them to the first block.",
+    )
 
 
 class Attention(_Section):
@@ -156,15 +166,25 @@ class Attention(_Section):
 
 
 class Norm(_Section):
-    type: NormType = Field("batch", description="batch: BatchNorm2d; group: GroupNorm.")
+    type: NormType = Field(
+        "batch",
+        description="batch: BatchNorm2d; group: GroupNorm; frozen_batch: a batch norm with "
+        "fixed statistics and affine terms, as detection backbones use.",
+    )
     groups: Annotated[StrictInt, Field(ge=1, le=1024)] = Field(
         32, description="group only: the number of groups; it must divide every normed width."
     )
 
 
 class Stages(_Section):
-    block: BlockKind = Field(
-        description="basic (two 3x3 convs) or bottleneck (1x1, 3x3, 1x1, expansion 4)."
+    block: Annotated[
+        list[BlockKind],
+        BeforeValidator(_one_or_many, json_schema_input_type=BlockKind | list[BlockKind]),
+    ] = Field(
+        min_length=1,
+        max_length=8,
+        description="basic (two 3x3 convs) or bottleneck (1x1, 3x3, 1x1, expansion 4): one "
+        "kind for every stage, or a list with a kind per stage.",
     )
     depths: list[Depth] = Field(
         min_length=1, max_length=8, description="Blocks in each stage; one entry per stage."
@@ -181,6 +201,26 @@ class Stages(_Section):
         min_length=1,
         max_length=8,
         description="Stride of each stage's first block. Default: 1, then 2 for every later stage.",
+    )
+    dilations: list[Annotated[StrictInt, Field(ge=1, le=16)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="Dilation of each stage's 3x3 convs; with stride 1 in place of 2 it keeps "
+        "the resolution (output stride 16 or 8, for segmentation). A stage's first block "
+        "keeps the previous stage's dilation, as torchvision's bottlenecks do. Default: 1.",
+    )
+    preactivation: StrictBool = Field(
+        False,
+        description="Norm and activation before each conv (ResNet v2, He et al. 2016, "
+        "arXiv:1603.05027), a norm and activation before the head, projections fed by "
+        "the pre-activated input.",
+    )
+    drop_path: Annotated[StrictFloat, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = Field(
+        0.0,
+        description="Stochastic depth (Huang et al. 2016, arXiv:1603.09382): the largest "
+        "probability of dropping a residual branch in training, reached by the last block; "
+        "it rises linearly from 0 at the first.",
     )
     stride_on: StrideOn = Field(
         "3x3",
@@ -253,7 +293,11 @@ class Spec(_Section):
     head: Head = Head()
     conv_bias: StrictBool = Field(False, description="Give every convolution a bias.")
     norm: Norm = Field(Norm(), description="The normalisation layer after every conv.")
-    activation: Literal["relu"] = Field("relu", description="Activation function.")
+    activation: ActivationType = Field(
+        "relu",
+        description="relu, silu, gelu or leaky_relu (slope 0.01); convs start from kaiming "
+        "init with the matching gain.",
+    )
     init: Init = Init()
 
 
@@ -265,29 +309,43 @@ def check_consistency(spec: Spec) -> list[tuple[FieldPath, str]]:
     problems: list[tuple[FieldPath, str]] = []
     stages = spec.stages
     count = len(stages.depths)
-    for field in ("widths", "strides"):
+    for field in ("widths", "strides", "dilations"):
         values = getattr(stages, field)
         if values is not None and len(values) != count:
             message = f"has {len(values)} entries but depths has {count}; give one per stage"
             problems.append((("stages", field), message))
-    if stages.block == "basic":
-        for field, default in (("groups", 1), ("width_per_group", 64), ("stride_on", "3x3")):
+    if len(stages.block) not in (1, count):
+        given = len(stages.block)
+        message = f"has {given} entries but depths has {count}; give one, or one per stage"
+        problems.append((("stages", "block"), message))
+    if "bottleneck" not in stages.block and stages.stride_on != "3x3":
+        message = "applies to bottleneck blocks only, and this network has none"
+        problems.append((("stages", "stride_on"), message))
+    if "basic" in stages.block:
+        for field, default in (("groups", 1), ("width_per_group", 64)):
             if getattr(stages, field) != default:
                 message = "applies to bottleneck blocks only, and this network has basic blocks"
                 problems.append((("stages", field), message))
+    frozen = spec.norm.type == "frozen_batch"
+    if frozen and spec.init.zero_init_residual and not stages.preactivation:
+        message = "a frozen norm started at zero would silence its branch for good"
+        problems.append((("init", "zero_init_residual"), message))
 
     if stages.shortcut == "zero_pad" and not stages.shortcut_norm:
         message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
         problems.append((("stages", "shortcut_norm"), message))
 
+    stem = spec.stem
     attention = stages.attention
     if attention.type != "se" and "reduction" in attention.model_fields_set:
         message = "applies to se attention only"
         problems.append((("stages", "attention", "reduction"), message))
+    if not stem.norm and not stages.preactivation:
+        message = "only a pre-activation network may leave the stem without a norm"
+        problems.append((("stem", "norm"), message))
     if spec.norm.type != "group" and "groups" in spec.norm.model_fields_set:
         problems.append((("norm", "groups"), "applies to group norm only"))
 
-    stem = spec.stem
     if stem.channels is not None:
         expected = 3 if stem.type == "deep" else 1
         if len(stem.channels) != expected:

@@ -29,6 +29,7 @@ assert "torch" not in sys.modules, "torch was imported"
         ["show", "resnet50d"],
         ["list"],
         ["schema"],
+        ["diff", "resnet50", "resnet50d"],
     ],
 )
 def test_command_does_not_import_torch(args: list[str], tmp_path) -> None:

@@ -91,8 +91,18 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     return spec
 
 
+class _QuotingDumper(yaml.SafeDumper):
+    """Writes every string double-quoted: PyYAML's plain style follows YAML 1.1, so it
+    would leave `0E0` bare, which a YAML 1.2 reader takes for a number."""
+
+
+_QuotingDumper.add_representer(
+    str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+)
+
+
 def _write(path: Path, spec: Any) -> Path:
-    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.dump(spec, Dumper=_QuotingDumper, allow_unicode=True), encoding="utf-8")
     return path
 
 
@@ -197,7 +207,7 @@ def test_mutated_specs_build_or_fail_cleanly(tmp_path_factory, spec: Any) -> Non
 def test_corrupted_yaml_text_fails_cleanly(
     tmp_path_factory, spec: dict[str, Any], data: st.DataObject
 ) -> None:
-    text = yaml.safe_dump(spec)
+    text = yaml.dump(spec, Dumper=_QuotingDumper)
     position = data.draw(st.integers(0, len(text)))
     noise = data.draw(st.text(min_size=1, max_size=5))
     path = tmp_path_factory.mktemp("corrupt") / "spec.yaml"
