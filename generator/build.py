@@ -15,13 +15,20 @@ from generator.verify import verify_source
 DEFAULT_OUT_DIR = "generated"
 
 
-def load_all(arguments: list[str]) -> list[LoadedSpec]:
-    """Load every spec, reporting the problems of all of them together."""
+def load_all(
+    arguments: list[str], overrides: tuple[str, ...] = (), name: str | None = None
+) -> list[LoadedSpec]:
+    """Load every spec, reporting the problems of all of them together.
+
+    Overrides and a new name apply to a single spec only.
+    """
+    if (overrides or name is not None) and len(set(arguments)) != 1:
+        raise ValueError("--set and --name apply to one spec at a time")
     loaded: list[LoadedSpec] = []
     problems: list[Problem] = []
     for argument in dict.fromkeys(arguments):
         try:
-            loaded.append(load(argument))
+            loaded.append(load(argument, overrides, name))
         except SpecError as error:
             problems.extend(error.problems)
     by_name: dict[str, LoadedSpec] = {}
@@ -40,7 +47,7 @@ def load_all(arguments: list[str]) -> list[LoadedSpec]:
 
 
 def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
-    words = ["resnetgen", "build", spec.origin]
+    words = ["resnetgen", "build", spec.origin, *spec.command_line_settings]
     shown = PurePath(out_dir)
     if not shown.is_absolute() and shown != PurePath(DEFAULT_OUT_DIR):
         words += ["-o", shown.as_posix()]

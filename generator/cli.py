@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -38,6 +39,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document instead of text."
 )
+
+
+def override_options(command: F) -> F:
+    """--set FIELD=VALUE (repeatable) and --name, for deriving a variant on the spot."""
+    command = click.option(
+        "--name", default=None, help="A new name for the network (with a single SPEC)."
+    )(command)
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="FIELD=VALUE",
+        help="Override a field, e.g. --set 'stages.depths=[3, 4, 23, 3]' (repeatable).",
+    )(command)
+
+
+def _single_spec_for_overrides(
+    specs: tuple[str, ...], overrides: tuple[str, ...], name: str | None
+) -> None:
+    if (overrides or name is not None) and len(set(specs)) != 1:
+        raise click.UsageError("--set and --name apply to a single SPEC")
 
 
 def _reports_errors(command: F) -> F:
@@ -129,17 +151,26 @@ def main(debug: bool) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; show a diff and fail if stale.")
 @click.option("--force", is_flag=True, help="Replace files edited by hand or not ours.")
 @click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+@override_options
 @json_option
 @_reports_errors
 def build(
-    specs: tuple[str, ...], out_dir: str, check: bool, force: bool, quiet: bool, as_json: bool
+    specs: tuple[str, ...],
+    out_dir: str,
+    check: bool,
+    force: bool,
+    quiet: bool,
+    overrides: tuple[str, ...],
+    name: str | None,
+    as_json: bool,
 ) -> None:
     """Generate OUT_DIR/NAME.py and its model card NAME.md for each SPEC.
 
     All of them, or nothing if any SPEC is invalid.
     """
+    _single_spec_for_overrides(specs, overrides, name)
     with _progress(list(specs), "building", shown=not (quiet or as_json)) as items:
-        targets = outputs(load_all(list(items)), out_dir)
+        targets = outputs(load_all(list(items), overrides, name), out_dir)
     if check:
         stale = [(target, target.diff()) for target in targets]
         stale = [(target, diff) for target, diff in stale if diff]
@@ -177,11 +208,19 @@ def build(
 @main.command()
 @click.argument("specs", nargs=-1, required=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+@override_options
 @json_option
 @_reports_errors
-def validate(specs: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+def validate(
+    specs: tuple[str, ...],
+    quiet: bool,
+    overrides: tuple[str, ...],
+    name: str | None,
+    as_json: bool,
+) -> None:
     """Check each SPEC and report every problem found."""
-    loaded = load_all(list(specs))
+    _single_spec_for_overrides(specs, overrides, name)
+    loaded = load_all(list(specs), overrides, name)
     if as_json:
         _emit_json({"specs": [_summary_json(spec) for spec in loaded]})
     elif not quiet:
@@ -209,13 +248,20 @@ def _summary_json(spec: LoadedSpec) -> dict[str, object]:
     default=None,
     help="Input height and width (default: the spec's input.size).",
 )
+@override_options
 @json_option
 @_reports_errors
-def show(spec: str, size: tuple[int, int] | None, as_json: bool) -> None:
+def show(
+    spec: str,
+    size: tuple[int, int] | None,
+    overrides: tuple[str, ...],
+    name: str | None,
+    as_json: bool,
+) -> None:
     """Per-stage table of SPEC: blocks, channels, stride, output, parameters, multiply-adds."""
     from generator.analysis import analyse
 
-    (loaded,) = load_all([spec])
+    (loaded,) = load_all([spec], overrides, name)
     analysis = analyse(loaded.plan, size) if size else loaded.analysis
     if as_json:
         parts = [
@@ -327,6 +373,29 @@ def _macs_change(before: int, after: int, scale: int) -> str:
         return "="
     sign = "+" if after > before else "-"
     return sign + format_macs(abs(after - before), scale)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--from", "base", required=True, help="The spec to start from: a zoo name or a path.")
+@click.option(
+    "-d",
+    "--dir",
+    "directory",
+    default="specs",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the new spec goes.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing spec of that name.")
+@_reports_errors
+def new(name: str, base: str, directory: str, force: bool) -> None:
+    """Write DIR/NAME.yaml: a spec that extends --from and changes nothing yet."""
+    from generator.scaffold import new_spec
+
+    path = new_spec(name, base, Path(directory), force)
+    click.echo(f"wrote {path}")
+    click.echo(f"edit it, then: resnetgen build {path}")
 
 
 @main.command()

@@ -16,7 +16,7 @@ from typing import Any
 
 from generator.errors import Location, Problem, SpecError, describe
 from generator.resources import zoo_names, zoo_path
-from generator.source import Path_, SourceFile, read_source
+from generator.source import Path_, SourceFile, parse_value, read_source
 
 MAX_CHAIN = 8
 OWN_FIELDS = ("name", "description", "reference", "extends")
@@ -81,7 +81,8 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
             os.path.join(os.path.dirname(source.display), parent_name)
         )
     sibling = here / f"{parent_name}.yaml"
-    if sibling.is_file():
+    # A spec named after a zoo spec (specs/resnet50.yaml: extends: resnet50) means the zoo's.
+    if sibling.is_file() and sibling.resolve() != source.path.resolve():
         shown = os.path.join(os.path.dirname(source.display), sibling.name)
         return sibling, os.path.normpath(shown)
     in_zoo = zoo_path(parent_name)
@@ -132,3 +133,50 @@ def _drop_below(table: dict[Path_, Location], path: Path_) -> None:
     """Forget the parent's positions under a value the child replaced wholesale."""
     for known in [p for p in table if len(p) > len(path) and p[: len(path)] == path]:
         del table[known]
+
+
+def apply_overrides(
+    source: ResolvedSource, overrides: list[str], name: str | None
+) -> ResolvedSource:
+    """Merge `--set FIELD=VALUE` overrides and `--name` over a resolved spec.
+
+    Each value is YAML, read by the spec's own rules; a problem in it is reported at the
+    override that set it.
+    """
+    data = dict(source.data)
+    values, keys = dict(source.values), dict(source.keys)
+    settings = [*overrides, *([f"name={name}"] if name is not None else [])]
+    for setting in settings:
+        shown = f"--name {name}" if setting == f"name={name}" else f"--set {setting}"
+        field, equals, text = setting.partition("=")
+        parts = tuple(field.strip().split("."))
+        if not equals or not all(part.isidentifier() for part in parts):
+            message = f"expected FIELD=VALUE with FIELD like stages.depths (given {setting!r})"
+            raise SpecError([Problem(Location(shown), "", message)])
+        value = parse_value(text, shown)
+        overlay: dict[str, Any] = {parts[-1]: value}
+        for part in reversed(parts[:-1]):
+            overlay = {part: overlay}
+        data = _deep_merge(data, overlay)
+        if not isinstance(value, dict):
+            _drop_below(values, parts)
+            _drop_below(keys, parts)
+        for end in range(1, len(parts) + 1):
+            values.setdefault(parts[:end], Location(shown))
+        values[parts] = keys[parts] = Location(shown)
+        _mark_below(values, parts, value, Location(shown))
+    return ResolvedSource(data, values, keys, source.chain)
+
+
+def _mark_below(table: dict[Path_, Location], path: Path_, value: Any, where: Location) -> None:
+    """Point every value inside an override at the override."""
+    children = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in children:
+        table[(*path, key)] = where
+        _mark_below(table, (*path, key), child, where)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from generator.analysis import Analysis, analyse
 from generator.errors import Location, Problem, SpecError, describe, dotted
-from generator.inherit import ResolvedSource, resolve
+from generator.inherit import ResolvedSource, apply_overrides, resolve
 from generator.plan import Plan, PlanError, build_plan
 from generator.resources import zoo_dir, zoo_names, zoo_path
 from generator.spec import FieldPath, Spec, check_consistency
@@ -26,7 +26,7 @@ PROJECT_MARKERS = (".git", "pyproject.toml")
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the largest zoo model has 0.47 G
 
 # Pattern errors explained in words instead of the regular expression.
-_PATTERN_HELP = {
+PATTERN_HELP = {
     ("name",): "should be a lowercase identifier: a-z, 0-9 and _, starting with a letter",
     ("reference",): "should be torchvision/NAME or timm/NAME",
 }
@@ -39,14 +39,24 @@ class LoadedSpec:
     spec: Spec
     plan: Plan
     analysis: Analysis
+    overrides: tuple[str, ...] = ()  # --set FIELD=VALUE, in order
+    renamed: str | None = None  # --name
 
     @property
     def sha256(self) -> str:
-        """Hash of the spec's bytes followed by those of every spec it extends."""
+        """Hash of the spec's bytes, those of every spec it extends, and the overrides."""
         digest = hashlib.sha256()
         for file in self.source.chain:
             digest.update(file.raw)
+        for setting in self.command_line_settings:
+            digest.update(b"\n" + setting.encode("utf-8"))
         return digest.hexdigest()
+
+    @property
+    def command_line_settings(self) -> list[str]:
+        """The override options as they are given on the command line."""
+        settings = [word for setting in self.overrides for word in ("--set", setting)]
+        return settings + (["--name", self.renamed] if self.renamed is not None else [])
 
 
 def locate_spec(argument: str) -> Path:
@@ -63,9 +73,12 @@ def locate_spec(argument: str) -> Path:
     raise SpecError([Problem(Location(argument), "", message)])
 
 
-def load(argument: str) -> LoadedSpec:
+def load(argument: str, overrides: tuple[str, ...] = (), name: str | None = None) -> LoadedSpec:
+    """Load a spec, with `--set FIELD=VALUE` overrides and a `--name` merged over it."""
     path = locate_spec(argument)
     source = resolve(path, argument)
+    if overrides or name is not None:
+        source = apply_overrides(source, list(overrides), name)
     spec = _validate(source)
     try:
         plan = build_plan(spec)
@@ -79,7 +92,7 @@ def load(argument: str) -> LoadedSpec:
             f"{MAX_PARAMETERS:,}"
         )
         raise SpecError([Problem(source.locate(("stages",)), "stages", message)])
-    return LoadedSpec(_origin(path), source, spec, plan, analysis)
+    return LoadedSpec(_origin(path), source, spec, plan, analysis, tuple(overrides), name)
 
 
 def _validate(source: ResolvedSource) -> Spec:
@@ -114,8 +127,8 @@ def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
         return Problem(source.locate(path), dotted(path), "required field is missing")
     message = str(error["msg"])
     named = tuple(part for part in path if isinstance(part, str))
-    if kind == "string_pattern_mismatch" and named in _PATTERN_HELP:
-        message = _PATTERN_HELP[named]
+    if kind == "string_pattern_mismatch" and named in PATTERN_HELP:
+        message = PATTERN_HELP[named]
     message = message.removeprefix("Value error, ").removeprefix("Input ")
     message = message[0].lower() + message[1:]
     if kind == "literal_error":

@@ -115,6 +115,21 @@ def read_source(path: Path, display: str | None = None) -> SourceFile:
     )
 
 
+def parse_value(text: str, shown: str) -> Any:
+    """One YAML value from the command line (`--set field=VALUE`), by the same rules."""
+    if not text.strip():
+        raise SpecError([Problem(Location(shown), "", "give a value after '='")])
+    try:
+        root = _compose(text, shown)
+    except SpecError as error:
+        raise SpecError([Problem(Location(shown), "", p.message) for p in error.problems]) from None
+    walker = _Walker(shown)
+    value = walker.to_python(root, (), 0)
+    if walker.problems:
+        raise SpecError([Problem(Location(shown), p.field, p.message) for p in walker.problems])
+    return value
+
+
 def _read_bytes(path: Path, shown: str) -> bytes:
     start = Location(shown)
     try:

@@ -193,7 +193,7 @@ def test_usage_errors_exit_nonzero_without_traceback(args: list[str]) -> None:
 
 
 def test_internal_errors_are_one_line_unless_debugging(monkeypatch) -> None:
-    def broken(_: object) -> None:
+    def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("generator.build.load", broken)
@@ -321,3 +321,75 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
     assert "building" in shown.stderr and "100%" in shown.stderr
     quiet = run("build", "resnet18", "resnet34", "-o", str(tmp_path / "quiet"), "-q")
     assert quiet.stderr == "" and quiet.stdout == ""
+
+
+def test_set_and_name_derive_a_variant(tmp_path: Path) -> None:
+    result = run(
+        "build",
+        "resnet50d",
+        "--set",
+        "stages.depths=[3, 4, 23, 3]",
+        "--name",
+        "resnet101d_custom",
+        "-o",
+        str(tmp_path),
+    )
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "resnet101d_custom.py").read_text()
+    assert (
+        "# Regenerate: resnetgen build resnet50d --set 'stages.depths=[3, 4, 23, 3]' --name resnet101d_custom"
+        in text
+    )
+    assert "44,568,392 parameters" in text  # timm's resnet101d
+    check = run(
+        "build",
+        "--check",
+        "resnet50d",
+        "--set",
+        "stages.depths=[3, 4, 23, 3]",
+        "--name",
+        "resnet101d_custom",
+        "-o",
+        str(tmp_path),
+    )
+    assert check.exit_code == 0
+
+
+def test_errors_in_overrides_point_at_the_override() -> None:
+    result = run(
+        "validate", "resnet50d", "--set", "stages.depths=[3, 0, 6, 3]", "--set", "stages.blok=basic"
+    )
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "--set stages.blok=basic: stages.blok: unknown field; did you mean 'block'?",
+        "--set stages.depths=[3, 0, 6, 3]: stages.depths.1: should be greater than or equal to 1 (given 0)",
+    ]
+    assert run("validate", "resnet50d", "--set", "nonsense").stderr.startswith(
+        "--set nonsense: expected FIELD=VALUE"
+    )
+    assert (
+        "--name Bad: name: should be a lowercase identifier"
+        in run("show", "resnet18", "--name", "Bad").stderr
+    )
+    usage = run("validate", "resnet18", "resnet34", "--name", "x")
+    assert usage.exit_code == 2 and "apply to a single SPEC" in usage.stderr
+
+
+def test_new_writes_a_spec_that_extends_its_base(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnetgen.schema.json").write_text("{}")
+    result = run("new", "mine", "--from", "resnet50d")
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "specs" / "mine.yaml").read_text()
+    assert text.splitlines()[:3] == [
+        "# yaml-language-server: $schema=../resnetgen.schema.json",
+        "name: mine",
+        "extends: resnet50d",
+    ]
+    built = run("build", "specs/mine.yaml", "-o", "out", "--json")
+    assert json.loads(built.stdout)["files"][0]["path"] == "out/mine.py"
+    again = run("new", "mine", "--from", "resnet50d")
+    assert again.exit_code == 1 and "exists; --force replaces it" in again.stderr
+    assert run("new", "Mine", "--from", "resnet50d").exit_code == 1
+    assert "did you mean 'resnet50'" in run("new", "other", "--from", "resnet5O").stderr
+    assert sorted(p.name for p in (tmp_path / "specs").iterdir()) == ["mine.yaml"]

@@ -64,7 +64,7 @@ CASES = [
     ("extends an absolute path", NAMED + "extends: /etc/passwd.yaml\n"),
     ("extends with code", NAMED + 'extends: "x\\nimport os"\n'),
     ("extends a missing spec", NAMED + "extends: ../nowhere/none.yaml\n"),
-    ("extends itself", NAMED + "extends: spec\n"),
+    ("extends itself", NAMED + "extends: spec.yaml\n"),
     (
         "resize mode with code",
         NAMED + "input:\n  resize: [8, 8]\n  resize_mode: \"bilinear'); import os; ('\"\n",

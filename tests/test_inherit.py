@@ -82,7 +82,7 @@ def test_zoo_parent_by_name(write_spec) -> None:
             {"spec.yaml": "name: a\nextends: resnet5O\n"},
             "no spec 'resnet5O' next to this file or in the zoo; did you mean 'resnet50'?",
         ),
-        ({"spec.yaml": "name: a\nextends: spec\n"}, "a spec cannot extend itself"),
+        ({"spec.yaml": "name: a\nextends: spec.yaml\n"}, "a spec cannot extend itself"),
         (
             {"spec.yaml": "name: a\nextends: b\n", "b.yaml": "name: b\nextends: spec\n"},
             "a spec cannot extend itself",
@@ -113,3 +113,12 @@ def test_chain_length_is_bounded(write_spec) -> None:
     write_spec("name: s12\nstages:\n  block: basic\n  depths: [1]\n", "s12.yaml")
     with pytest.raises(SpecError, match="more than 8 levels of extends"):
         resolve(write_spec("name: s0\nextends: s1\n", "s0.yaml"))
+
+
+def test_a_spec_named_after_a_zoo_spec_extends_the_zoos(write_spec) -> None:
+    mine = write_spec(
+        "name: resnet50\nextends: resnet50\nhead:\n  num_classes: 10\n", "resnet50.yaml"
+    )
+    loaded = load(str(mine))
+    assert loaded.plan.head.num_classes == 10
+    assert loaded.source.chain[1].path.parent.name == "specs"

@@ -87,7 +87,7 @@ def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
 @pytest.mark.parametrize("name", ZOO)
 def test_activation_counts_match_the_layers_outputs(meta_model, name: str) -> None:
     loaded = load(name)
-    custom = ("PadShortcut", "SqueezeExcite", "EfficientChannelAttention")
+    custom = ("PadShortcut", "SqueezeExcite", "EfficientChannelAttention", "FrozenBatchNorm2d")
     counted = (
         torch.nn.Conv2d,
         torch.nn.Conv1d,

@@ -1,0 +1,72 @@
+"""`resnetgen new`: start a spec that extends another, so a new variant is a few lines."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from generator.errors import Location, Problem, SpecError
+from generator.files import write_atomic
+from generator.load import PATTERN_HELP, load, locate_spec
+from generator.resources import zoo_dir
+from generator.spec import Name
+
+SCHEMA_FILE = "resnetgen.schema.json"
+
+
+def new_spec(name: str, base: str, directory: Path, force: bool = False) -> Path:
+    """Write DIRECTORY/NAME.yaml extending BASE, after checking that it loads."""
+    where = Location(f"resnetgen new {name}")
+    try:
+        TypeAdapter(Name).validate_python(name)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "string_pattern_mismatch":
+            message = PATTERN_HELP[("name",)]
+        raise SpecError([Problem(where, "name", f"{message} (given {name!r})")]) from None
+    target = directory / f"{name}.yaml"
+    if target.exists() and not force:
+        raise SpecError([Problem(where, "", f"{target} exists; --force replaces it")])
+    base_path = locate_spec(base)
+    in_zoo = base_path.resolve().parent == zoo_dir().resolve() and "/" not in base
+    extends = (
+        base_path.stem if in_zoo else os.path.relpath(base_path.resolve(), directory.resolve())
+    )
+    text = spec_text(name, extends, _schema_comment(directory))
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor, trial = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".yaml")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        load(trial)
+    finally:
+        Path(trial).unlink(missing_ok=True)
+    write_atomic(target, text)
+    return target
+
+
+def spec_text(name: str, extends: str, schema_comment: str | None) -> str:
+    lines = [schema_comment] if schema_comment else []
+    lines += [
+        f"name: {name}",
+        f"extends: {extends}",
+        "description: >-",
+        f"  {name}: {extends} with ... (say what changes, and why).",
+        f"# Give only what differs from {extends}; `resnetgen schema` lists every field. E.g.:",
+        "# stages:",
+        "#   depths: [3, 4, 23, 3]",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _schema_comment(directory: Path) -> str | None:
+    """The editor's schema line, when the project beside the spec has the schema file."""
+    for folder in [directory.resolve(), *directory.resolve().parents]:
+        if (folder / SCHEMA_FILE).is_file():
+            relative = os.path.relpath(folder / SCHEMA_FILE, directory.resolve())
+            return f"# yaml-language-server: $schema={Path(relative).as_posix()}"
+    return None
