@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import pickle
 import socket
 import subprocess
@@ -149,10 +150,13 @@ def test_stage_features_have_the_channels_and_strides_the_spec_promises(
 def data_parallel(zoo_files) -> dict[str, dict[str, object]]:
     """The README's command: examples/ddp.py under torchrun, two CPU processes on gloo."""
     files = [str(zoo_files[name]) for name in REPRESENTATIVES]
+    # Gloo on the loopback interface: a sandbox's hostname may resolve to one it cannot use.
+    environment = {**os.environ, "GLOO_SOCKET_IFNAME": "lo"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
     command += ["--master-port", str(_free_port()), str(ROOT / "examples" / "ddp.py"), *files]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
+    failures = [line for line in run.stderr.splitlines() if "rror" in line or "terminate" in line]
+    assert run.returncode == 0, "\n".join(failures[:20]) + run.stderr[-2000:]
     results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     return {result.pop("model"): result for result in results}
 
@@ -178,10 +182,15 @@ def test_sync_batch_norm_conversion(zoo_files, name: str) -> None:
         _same(synced(x), model(x), 0)
 
 
-@pytest.mark.parametrize("name", [n for n in REPRESENTATIVES if load(n).plan.norm == "batch"])
+FOLDABLE = [
+    n for n in REPRESENTATIVES if load(n).plan.norm == "batch" and not load(n).plan.preactivation
+]
+
+
+@pytest.mark.parametrize("name", FOLDABLE)
 def test_the_inference_form_matches_eval(zoo_files, name: str) -> None:
     model, x = _model(zoo_files, name)
-    module = import_file(zoo_files[name])
+    module = sys.modules[type(model).__module__]  # the module whose classes built it
     with torch.no_grad():
         expected = model(x)
     fast = module.for_inference(copy.deepcopy(model))

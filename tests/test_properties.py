@@ -29,31 +29,43 @@ EXAMPLES = settings(
 
 @st.composite
 def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
-    """Specs inside every bound, kept small enough to run in milliseconds."""
+    """Specs inside every bound, over every field, kept small enough to run in milliseconds."""
     count = draw(st.integers(1, 4))
-    block = draw(st.sampled_from(["basic", "bottleneck"]))
     shortcut = draw(st.sampled_from(["projection", "avg_down", "zero_pad", "projection_all"]))
-    norm_groups = draw(st.sampled_from([0, 1, 2]))  # 0: batch norm
-    even = 2 if norm_groups == 2 else 1
+    if shortcut == "zero_pad":  # channels may only grow, so one kind for every stage
+        blocks: str | list[str] = draw(st.sampled_from(["basic", "bottleneck"]))
+    else:
+        blocks = draw(
+            st.sampled_from(["basic", "bottleneck"])
+            | st.lists(st.sampled_from(["basic", "bottleneck"]), min_size=count, max_size=count)
+        )
+    kinds = set([blocks] if isinstance(blocks, str) else blocks)
+    norm = draw(st.sampled_from(["batch", "frozen_batch", "group1", "group2"]))
+    even = 2 if norm == "group2" else 1
     widths = [even * draw(st.integers(1, 12)) for _ in range(count)]
     stem_type = draw(st.sampled_from(["classic", "deep", "cifar"]))
     stem_channels = [
         even * draw(st.integers(1, 12)) for _ in range(3 if stem_type == "deep" else 1)
     ]
-    if shortcut == "zero_pad":  # channels may only grow
+    if shortcut == "zero_pad":
         widths.sort()
         stem_channels[-1] = min(stem_channels[-1], widths[0])
+    preactivation = draw(st.booleans())
     stages: dict[str, Any] = {
-        "block": block,
+        "block": blocks,
         "depths": draw(st.lists(st.integers(1, 2), min_size=count, max_size=count)),
         "widths": widths,
         "strides": draw(st.lists(st.integers(1, 3), min_size=count, max_size=count)),
+        "dilations": draw(st.lists(st.integers(1, 3), min_size=count, max_size=count)),
         "shortcut": shortcut,
+        "preactivation": preactivation,
+        "drop_path": draw(st.sampled_from([0.0, 0.2])),
     }
     if shortcut != "zero_pad":
         stages["shortcut_norm"] = draw(st.booleans())
-    if block == "bottleneck":
+    if "bottleneck" in kinds:
         stages["stride_on"] = draw(st.sampled_from(["1x1", "3x3"]))
+    if kinds == {"bottleneck"}:
         stages["groups"] = 2 if even == 2 else draw(st.integers(1, 3))
         stages["width_per_group"] = draw(st.integers(64, 128))
     attention = draw(st.sampled_from(["none", "se", "eca"]))
@@ -72,6 +84,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         if pool_type == "max":
             pool["ceil_mode"] = draw(st.booleans())
     side = st.integers(8, 40)
+    frozen = norm == "frozen_batch"
     spec: dict[str, Any] = {
         "name": "net",
         "description": draw(st.text(max_size=60)),
@@ -80,14 +93,24 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             "size": [draw(side), draw(side)],
             "resize": draw(st.none() | st.lists(side, min_size=2, max_size=2)),
         },
-        "stem": {"type": stem_type, "channels": stem_channels, "pool": pool},
+        "stem": {
+            "type": stem_type,
+            "channels": stem_channels,
+            "pool": pool,
+            "norm": draw(st.booleans()) if preactivation else True,
+        },
         "stages": stages,
         "head": {"num_classes": draw(st.integers(1, 20)), "dropout": draw(st.floats(0, 0.9))},
         "conv_bias": draw(st.booleans()),
-        "init": {"zero_init_residual": draw(st.booleans())},
+        "activation": draw(st.sampled_from(["relu", "silu", "gelu", "leaky_relu"])),
+        "init": {
+            "zero_init_residual": draw(st.booleans()) if preactivation or not frozen else False
+        },
     }
-    if norm_groups:
-        spec["norm"] = {"type": "group", "groups": norm_groups}
+    if norm.startswith("group"):
+        spec["norm"] = {"type": "group", "groups": int(norm[-1])}
+    else:
+        spec["norm"] = {"type": norm}
     return spec
 
 
