@@ -49,6 +49,18 @@ def resolve(path: Path, display: str | None = None) -> ResolvedSource:
     return _resolve(read_source(path, display), seen=())
 
 
+_parents: dict[tuple[Path, str, int, int], SourceFile] = {}
+
+
+def _read_parent(path: Path, display: str) -> SourceFile:
+    """A parent spec, read once per process however many children extend it."""
+    status = path.stat()
+    key = (path.resolve(), display, status.st_mtime_ns, status.st_size)
+    if key not in _parents:
+        _parents[key] = read_source(path, display)
+    return _parents[key]
+
+
 def _resolve(source: SourceFile, seen: tuple[Path, ...]) -> ResolvedSource:
     own = ResolvedSource(source.data, source.values, source.keys, (source,))
     parent_name = source.data.get("extends")
@@ -61,7 +73,7 @@ def _resolve(source: SourceFile, seen: tuple[Path, ...]) -> ResolvedSource:
         raise SpecError([Problem(at, "extends", f"a spec cannot extend itself ({parent_name!r})")])
     if len(seen) >= MAX_CHAIN:
         raise SpecError([Problem(at, "extends", f"more than {MAX_CHAIN} levels of extends")])
-    parent = _resolve(read_source(parent_path, parent_display), (*seen, source.path.resolve()))
+    parent = _resolve(_read_parent(parent_path, parent_display), (*seen, source.path.resolve()))
     return _merge(parent, own)
 
 

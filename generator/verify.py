@@ -7,6 +7,7 @@ result against an allow-list anyway, so that a bug there can never ship code.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
 from generator.spec import RESERVED_NAMES
 
@@ -37,7 +38,7 @@ def verify_source(source: str, factory: str) -> None:
     unexpected = set(defined) - RESERVED_NAMES - {factory}
     if unexpected or len(defined) != len(set(defined)) or factory not in defined:
         raise UnsafeOutput(f"unexpected top-level definitions: {sorted(unexpected) or defined}")
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             found = {(alias.name, None) for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -46,6 +47,19 @@ def verify_source(source: str, factory: str) -> None:
             continue
         if not found <= ALLOWED_IMPORTS or any(a.asname for a in node.names):
             raise UnsafeOutput(f"unexpected import at line {node.lineno}")
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones included: imports are statements, so expressions,
+    the bulk of the tree, need no visit."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(node, field, []))
+        for handler in getattr(node, "handlers", []):
+            yield from _statements(handler.body)
+        for case in getattr(node, "cases", []):
+            yield from _statements(case.body)
 
 
 def _is_docstring(node: ast.stmt) -> bool:
