@@ -215,17 +215,20 @@ def compare_model(name: str, library: str, reference: str, rounds: int) -> tuple
     train_row = f"{label}| {ref.text()} | {gen.text()} | {ratio_text(ratios)} |"
 
     expected.eval()
-    fast = module.for_inference(_copy_weights(getattr(module, name)(), expected))
     channels_last = batch.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        want = expected(batch)
-        error = ((fast(channels_last) - want).abs().max() / want.abs().max()).item()
-    ref, gen, ratios = interleaved(
-        forward_of(expected, batch), forward_of(fast, channels_last), rounds
-    )
-    speedups = [1 / ratio for ratio in ratios]
-    fused_row = f"{label}| {ref.text()} | {gen.text()} | {ratio_text(speedups)} | {error:.1e} |"
-    return eval_row, train_row, fused_row
+    fused_row = label
+    for bfloat16 in (False, True):
+        fast = module.for_inference(_copy_weights(getattr(module, name)(), expected), bfloat16)
+        given = channels_last.to(torch.bfloat16) if bfloat16 else channels_last
+        with torch.inference_mode():
+            want = expected(batch)
+            error = ((fast(given).float() - want).abs().max() / want.abs().max()).item()
+        ref, gen, ratios = interleaved(forward_of(expected, batch), forward_of(fast, given), rounds)
+        speedups = [1 / ratio for ratio in ratios]
+        if not bfloat16:
+            fused_row += f"| {ref.text()} "
+        fused_row += f"| {gen.text()} | {ratio_text(speedups)} | {error:.1e} "
+    return eval_row, train_row, fused_row + "|"
 
 
 def models_section(rounds: int) -> str:
@@ -255,11 +258,15 @@ def models_section(rounds: int) -> str:
             "### The inference form",
             "",
             "`for_inference(model)` in each generated batch-norm file folds every batch norm "
-            "into the conv before it and switches to channels_last; it is timed on a "
-            "channels_last input against the reference's plain eval forward.",
+            "into the conv before it and switches to channels_last; "
+            "`for_inference(model, bfloat16=True)` also casts the weights to bfloat16. Each "
+            "is timed on an input of its own format against the reference's plain eval "
+            "forward; the difference is the largest absolute logit difference over the "
+            "largest logit.",
             "",
-            "| model | reference | reference eval | `for_inference` | speed-up | max rel. diff. |",
-            "|---|---|---:|---:|---:|---:|",
+            "| model | reference | reference eval | float32 | speed-up | difference "
+            "| bfloat16 | speed-up | difference |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
             *(row[2] for row in rows),
             "",
         ]

@@ -195,5 +195,11 @@ def test_the_inference_form_matches_eval(zoo_files, name: str) -> None:
         expected = model(x)
     fast = module.for_inference(copy.deepcopy(model))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    channels_last = x.to(memory_format=torch.channels_last)
     with torch.inference_mode():
-        _same(fast(x.to(memory_format=torch.channels_last)), expected, 1e-4)
+        _same(fast(channels_last), expected, 1e-4)
+    low = module.for_inference(copy.deepcopy(model), bfloat16=True)
+    with torch.inference_mode():
+        result = low(channels_last.to(torch.bfloat16))
+    assert result.dtype == torch.bfloat16
+    _same(result.float(), expected, 0.05)  # bfloat16 keeps about three significant digits
