@@ -155,7 +155,8 @@ def test_a_child_overriding_one_field_changes_only_that_part(tmp_path: Path, wri
 
 
 def test_the_inference_form_is_emitted_for_batch_norm_networks_only(zoo_files) -> None:
-    assert "def for_inference(model: ResNet) -> ResNet:" in _source(zoo_files, "resnet50d")
+    signature = "def for_inference(model: ResNet, bfloat16: bool = False) -> ResNet:"
+    assert signature in _source(zoo_files, "resnet50d")
     assert "for_inference" not in _source(zoo_files, "resnet50_gn")
     cifar = _source(zoo_files, "cifar_resnet20")
     assert "for_inference" in cifar and "block.downsample" not in cifar  # option A has no norm
