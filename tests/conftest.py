@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 from pathlib import Path
@@ -17,6 +18,10 @@ from generator.resources import zoo_names
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = zoo_names()
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # Parallel workers share the machine's cores: one thread each, no oversubscription.
+    torch.set_num_threads(1)
 
 
 def _code_shape(path: Path) -> str:

@@ -146,7 +146,7 @@ def test_stage_features_have_the_channels_and_strides_the_spec_promises(
     assert model.stage_strides == [resized // f.shape[-1] for f in features]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # run once, however the tests are spread over workers
 def data_parallel(zoo_files) -> dict[str, dict[str, object]]:
     """The README's command: examples/ddp.py under torchrun, two CPU processes on gloo."""
     files = [str(zoo_files[name]) for name in REPRESENTATIVES]
@@ -167,6 +167,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.xdist_group("data_parallel")  # one torchrun for all, on one worker
 @pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_distributed_data_parallel_step(data_parallel, name: str) -> None:
     assert data_parallel[name] == {"ranks": 2, "identical": True, "changed": True}

@@ -8,6 +8,7 @@ same input, in eval mode (running statistics) and in train mode (batch statistic
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -39,9 +40,12 @@ def results():
     yield found
     if found:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        previous.update(found)
-        RESULTS.write_text(json.dumps(dict(sorted(previous.items())), indent=1) + "\n")
+        # Parallel workers each add their share: the lock keeps every worker's rows.
+        with open(RESULTS.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            previous.update(found)
+            RESULTS.write_text(json.dumps(dict(sorted(previous.items())), indent=1) + "\n")
 
 
 @pytest.mark.parametrize(("name", "reference"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
