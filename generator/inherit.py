@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from generator.errors import Location, Problem, SpecError, describe
@@ -83,10 +83,11 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
         raise SpecError([Problem(at, "extends", message)])
     here = source.path.parent
     if parent_name.endswith((".yaml", ".yml")) or "/" in parent_name:
-        if PurePosixPath(parent_name).is_absolute():
-            message = f"should be a path relative to this spec (given {parent_name!r})"
+        candidate = here / parent_name  # an absolute name replaces `here`, then fails below
+        _confine(candidate, here, parent_name, at)
+        if not parent_name.endswith((".yaml", ".yml")):
+            message = f"should name a .yaml spec file (given {parent_name!r})"
             raise SpecError([Problem(at, "extends", message)])
-        candidate = here / parent_name
         if not candidate.is_file():
             raise SpecError([Problem(at, "extends", f"no spec file at {parent_name!r}")])
         return candidate, os.path.normpath(
@@ -95,6 +96,7 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
     sibling = here / f"{parent_name}.yaml"
     # A spec named after a zoo spec (specs/resnet50.yaml: extends: resnet50) means the zoo's.
     if sibling.is_file() and sibling.resolve() != source.path.resolve():
+        _confine(sibling, here, parent_name, at)
         shown = os.path.join(os.path.dirname(source.display), sibling.name)
         return sibling, os.path.normpath(shown)
     in_zoo = zoo_path(parent_name)
@@ -105,6 +107,13 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
     hint = f"; did you mean {close[0]!r}?" if close else ""
     message = f"no spec {parent_name!r} next to this file or in the zoo{hint}"
     raise SpecError([Problem(at, "extends", message)])
+
+
+def _confine(candidate: Path, here: Path, parent_name: str, at: Location) -> None:
+    """A parent is a file in the spec's own directory tree, symbolic links resolved."""
+    if not candidate.resolve().is_relative_to(here.resolve()):
+        message = f"should be a path inside this spec's directory (given {parent_name!r})"
+        raise SpecError([Problem(at, "extends", message)])
 
 
 def _merge(parent: ResolvedSource, child: ResolvedSource) -> ResolvedSource:

@@ -89,7 +89,15 @@ def test_zoo_parent_by_name(write_spec) -> None:
         ),
         (
             {"spec.yaml": "name: a\nextends: /etc/hosts.yaml\n"},
-            "should be a path relative to this spec",
+            "should be a path inside this spec's directory (given '/etc/hosts.yaml')",
+        ),
+        (
+            {"spec.yaml": "name: a\nextends: ../../../../etc/hostname\n"},
+            "should be a path inside this spec's directory",
+        ),
+        (
+            {"spec.yaml": "name: a\nextends: sub/notes.txt\n"},
+            "should name a .yaml spec file (given 'sub/notes.txt')",
         ),
         ({"spec.yaml": "name: a\nextends: sub/none.yaml\n"}, "no spec file at 'sub/none.yaml'"),
         (
@@ -122,3 +130,14 @@ def test_a_spec_named_after_a_zoo_spec_extends_the_zoos(write_spec) -> None:
     loaded = load(str(mine))
     assert loaded.plan.head.num_classes == 10
     assert loaded.source.chain[1].path.parent.name == "specs"
+
+
+def test_extends_never_reads_a_file_outside_the_specs_directory(tmp_path: Path) -> None:
+    (tmp_path / "outside.yaml").write_text("name: outside\nstem:\n  type: deep\n")
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "linked.yaml").symlink_to(tmp_path / "outside.yaml")
+    for parent in ("../outside.yaml", "linked.yaml"):
+        (inner / "spec.yaml").write_text(f"name: a\nextends: {parent}\n")
+        with pytest.raises(SpecError, match="should be a path inside this spec's directory"):
+            resolve(inner / "spec.yaml")
