@@ -233,6 +233,7 @@ def _summary_json(spec: LoadedSpec) -> dict[str, object]:
     return {
         "spec": spec.source.file.display,
         "name": spec.plan.name,
+        "description": spec.plan.description,
         "params": spec.analysis.params,
         "multiply_adds": spec.analysis.macs,
         "input": list(spec.analysis.input),

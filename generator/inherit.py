@@ -20,6 +20,7 @@ from generator.source import Path_, SourceFile, parse_value, read_source
 
 MAX_CHAIN = 8
 OWN_FIELDS = ("name", "description", "reference", "extends")
+VARIANT_FIELDS = ("description", "reference")  # a variant's name may stay its base's
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,20 @@ def apply_overrides(
 ) -> ResolvedSource:
     """Merge `--set FIELD=VALUE` overrides and `--name` over a resolved spec.
 
-    Each value is YAML, read by the spec's own rules; a problem in it is reported at the
-    override that set it.
+    The result is a new variant, as if a spec extended this one: the description and
+    reference stay behind unless an override sets them, and the description then says
+    where the variant came from. Each value is YAML, read by the spec's own rules; a
+    problem in it is reported at the override that set it.
     """
-    data = dict(source.data)
-    values, keys = dict(source.values), dict(source.keys)
+    data = {k: v for k, v in source.data.items() if k not in VARIANT_FIELDS}
+    values = {p: at for p, at in source.values.items() if not p or p[0] not in VARIANT_FIELDS}
+    keys = {p: at for p, at in source.keys.items() if not p or p[0] not in VARIANT_FIELDS}
     settings = [*overrides, *([f"name={name}"] if name is not None else [])]
-    for setting in settings:
-        shown = f"--name {name}" if setting == f"name={name}" else f"--set {setting}"
+    words = [f"--name {name}" if s == f"name={name}" else f"--set {s}" for s in settings]
+    if "description" not in {s.partition("=")[0].strip() for s in settings}:
+        data["description"] = f"{source.data.get('name')} with {' '.join(words)}."
+        values[("description",)] = Location(words[0])
+    for setting, shown in zip(settings, words, strict=True):
         field, equals, text = setting.partition("=")
         parts = tuple(field.strip().split("."))
         if not equals or not all(part.isidentifier() for part in parts):

@@ -341,6 +341,10 @@ def test_set_and_name_derive_a_variant(tmp_path: Path) -> None:
         in text
     )
     assert "44,568,392 parameters" in text  # timm's resnet101d
+    # A variant is a new network: the base's description and reference stay behind.
+    assert "resnet50d with --set stages.depths=[3, 4, 23, 3] --name resnet101d_custom." in text
+    assert "Bag of Tricks" not in text and "Weight-compatible" not in text
+    assert "timm/resnet50d" not in (tmp_path / "resnet101d_custom.md").read_text()
     check = run(
         "build",
         "--check",
@@ -353,6 +357,20 @@ def test_set_and_name_derive_a_variant(tmp_path: Path) -> None:
         str(tmp_path),
     )
     assert check.exit_code == 0
+
+
+def test_an_override_may_set_the_description_and_reference() -> None:
+    result = run(
+        "show",
+        "resnet18",
+        "--set",
+        "description=Mine.",
+        "--set",
+        "reference=timm/resnet18",
+        "--json",
+    )
+    shown = json.loads(result.stdout)
+    assert shown["description"] == "Mine." and shown["references"] == ["timm/resnet18"]
 
 
 def test_errors_in_overrides_point_at_the_override() -> None:
