@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator.analysis import Analysis
-from generator.plan import Plan
+from generator.plan import Plan, StagePlan
 
 
 @dataclass(frozen=True)
@@ -23,37 +23,54 @@ class Comparison:
 
 
 def describe(plan: Plan) -> dict[str, str]:
-    """The network as flat, readable facts."""
+    """The network as flat, readable facts, each under the spec field that sets it."""
     stem = plan.stem
     pool = "none"
     if stem.pool is not None:
         pool = f"{stem.pool.type} {stem.pool.kernel_size}/{stem.pool.stride}/{stem.pool.padding}"
         pool += " ceil" if stem.pool.ceil_mode else ""
+    resize = f"{'x'.join(map(str, plan.resize.size))} {plan.resize.mode}" if plan.resize else "none"
     facts = {
         "input.channels": str(plan.in_channels),
-        "input.resize": "x".join(map(str, plan.resize.size)) if plan.resize else "none",
+        "input.size": "x".join(map(str, plan.input_size)),
+        "input.resize": resize,
         "stem.type": stem.type,
         "stem.channels": ", ".join(map(str, stem.channels)),
+        "stem.norm": _yes(stem.norm),
         "stem.pool": pool,
         "stages": str(len(plan.stages)),
-        "stride_on": plan.stride_on,
-        "groups": str(plan.groups),
-        "shortcut": plan.shortcut + ("" if plan.shortcut_norm else " without norm"),
-        "attention": plan.attention,
-        "norm": plan.norm + (f" ({plan.norm_groups} groups)" if plan.norm == "group" else ""),
-        "conv_bias": _yes(plan.conv_bias),
-        "zero_init_residual": _yes(plan.zero_init_residual),
+        "stages.preactivation": _yes(plan.preactivation),
+        "stages.stride_on": plan.stride_on,
+        "stages.groups": str(plan.groups),
+        "stages.shortcut": plan.shortcut,
+        "stages.shortcut_norm": _yes(plan.shortcut_norm),
+        "stages.attention": plan.attention,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),
+        "conv_bias": _yes(plan.conv_bias),
+        "norm": plan.norm + (f" ({plan.norm_groups} groups)" if plan.norm == "group" else ""),
+        "activation": plan.activation,
+        "init.zero_init_residual": _yes(plan.zero_init_residual),
     }
     for stage in plan.stages:
-        width = f", inner width {stage.width}" if stage.block == "bottleneck" else ""
-        attention = f", attention {stage.attention}" if stage.attention else ""
-        facts[stage.name] = (
-            f"{stage.depth} x {stage.block}{width}, {stage.out_channels} channels, "
-            f"stride {stage.stride}{attention}"
-        )
+        facts[stage.name] = _stage_text(stage)
     return facts
+
+
+def _stage_text(stage: StagePlan) -> str:
+    """A stage in one line: everything its blocks are built from."""
+    words = [f"{stage.depth} x {stage.block}"]
+    if stage.block == "bottleneck":
+        words.append(f"inner width {stage.width}")
+    words += [f"{stage.out_channels} channels", f"stride {stage.stride}"]
+    if (stage.first_dilation, stage.dilation) != (1, 1):
+        words.append(f"dilation {stage.first_dilation}, then {stage.dilation}")
+    if stage.attention:
+        words.append(f"attention {stage.attention}")
+    if stage.drop_path != (0.0, 0.0):
+        first, last = stage.drop_path
+        words.append(f"drop path {first:g} to {last:g}")
+    return ", ".join(words)
 
 
 def compare(

@@ -216,8 +216,8 @@ def test_diff_names_every_difference(write_spec) -> None:
     assert fields == {
         "stem.type": ["classic", "deep"],
         "stem.channels": ["64", "32,", "32,", "64"],
-        "shortcut": ["projection", "avg_down"],
-        "zero_init_residual": ["no", "yes"],
+        "stages.shortcut": ["projection", "avg_down"],
+        "init.zero_init_residual": ["no", "yes"],
     }
     assert lines[-1].split() == [
         "total",

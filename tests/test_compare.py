@@ -1,0 +1,82 @@
+"""`resnetgen diff`: every field of the spec language shows up when it changes."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from generator.compare import compare
+from generator.load import load
+from generator.spec import Spec
+
+# field -> (settings shared by both sides, the change); both sides start from resnet50.
+CHANGES = {
+    "input.channels": ((), ("input.channels=1",)),
+    "input.size": ((), ("input.size=[160, 160]",)),
+    "input.resize": ((), ("input.resize=[256, 256]",)),
+    "input.resize_mode": (("input.resize=[256, 256]",), ("input.resize_mode=nearest",)),
+    "stem.type": ((), ("stem.type=deep",)),
+    "stem.channels": ((), ("stem.channels=[32]",)),
+    "stem.pool.type": ((), ("stem.pool.type=conv",)),
+    "stem.pool.kernel_size": ((), ("stem.pool.kernel_size=2", "stem.pool.padding=0")),
+    "stem.pool.stride": ((), ("stem.pool.stride=1",)),
+    "stem.pool.padding": ((), ("stem.pool.padding=0",)),
+    "stem.pool.ceil_mode": ((), ("stem.pool.ceil_mode=true",)),
+    "stem.norm": (
+        ("stages.preactivation=true", "stages.shortcut_norm=false"),
+        ("stem.norm=false",),
+    ),
+    "stages.block": ((), ("stages.block=basic",)),
+    "stages.depths": ((), ("stages.depths=[3, 4, 23, 3]",)),
+    "stages.widths": ((), ("stages.widths=[32, 64, 128, 256]",)),
+    "stages.strides": ((), ("stages.strides=[1, 2, 2, 1]",)),
+    "stages.dilations": ((), ("stages.strides=[1, 2, 2, 1]", "stages.dilations=[1, 1, 1, 2]")),
+    "stages.preactivation": ((), ("stages.preactivation=true", "stages.shortcut_norm=false")),
+    "stages.drop_path": ((), ("stages.drop_path=0.1",)),
+    "stages.stride_on": ((), ("stages.stride_on=1x1",)),
+    "stages.shortcut": ((), ("stages.shortcut=projection_all",)),
+    "stages.shortcut_norm": ((), ("stages.shortcut_norm=false",)),
+    "stages.groups": ((), ("stages.groups=32", "stages.width_per_group=4")),
+    "stages.width_per_group": ((), ("stages.width_per_group=128",)),
+    "stages.attention.type": ((), ("stages.attention.type=eca",)),
+    "stages.attention.reduction": (
+        ("stages.attention.type=se",),
+        ("stages.attention.reduction=4",),
+    ),
+    "head.num_classes": ((), ("head.num_classes=10",)),
+    "head.dropout": ((), ("head.dropout=0.2",)),
+    "conv_bias": ((), ("conv_bias=true",)),
+    "norm.type": ((), ("norm.type=frozen_batch",)),
+    "norm.groups": (("norm.type=group",), ("norm.groups=16",)),
+    "activation": ((), ("activation=silu",)),
+    "init.zero_init_residual": ((), ("init.zero_init_residual=true",)),
+}
+DESCRIPTIVE = {"name", "extends", "description", "reference"}
+
+
+def _leaves(model: type[pydantic.BaseModel], prefix: str = "") -> set[str]:
+    leaves = set()
+    for name, field in model.model_fields.items():
+        section = next(
+            (
+                t
+                for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                if isinstance(t, type) and issubclass(t, pydantic.BaseModel)
+            ),
+            None,
+        )
+        leaves |= _leaves(section, f"{prefix}{name}.") if section else {prefix + name}
+    return leaves
+
+
+def test_every_network_field_has_a_change() -> None:
+    assert set(CHANGES) == _leaves(Spec) - DESCRIPTIVE
+
+
+@pytest.mark.parametrize("field", CHANGES)
+def test_diff_shows_a_change_of_every_field(field: str) -> None:
+    shared, change = CHANGES[field]
+    first = load("resnet50", shared)
+    second = load("resnet50", (*shared, *change))
+    comparison = compare(first.plan, first.analysis, second.plan, second.analysis)
+    assert comparison.fields, f"{field}: {change} changed the network, yet no field differs"
