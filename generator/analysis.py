@@ -96,17 +96,15 @@ def analyse(plan: Plan, size: tuple[int, int] | None = None) -> Analysis:
 
     tally = _Tally()
     shape = tally.run([("", plan.resize)] if plan.resize else [], source)
-    before_stem = shape
     shape = tally.run(plan.stem.layers, shape)
-    parts.append(_part("stem", 0, before_stem, shape, tally))
+    parts.append(_part("stem", 0, plan.stem.stride, shape, tally))
     layer_params.update(tally.layer_params)
 
     for stage in plan.stages:
         tally = _Tally()
-        before = shape
         for index, block in enumerate(stage.blocks):
             shape = _block(block, shape, tally, f"{stage.name}.{index}.")
-        parts.append(_part(stage.name, stage.depth, before, shape, tally))
+        parts.append(_part(stage.name, stage.depth, stage.stride, shape, tally))
         layer_params.update(tally.layer_params)
 
     tally = _Tally()
@@ -117,8 +115,7 @@ def analyse(plan: Plan, size: tuple[int, int] | None = None) -> Analysis:
     return Analysis(source, tuple(parts), layer_params)
 
 
-def _part(name: str, blocks: int, before: Shape, after: Shape, tally: _Tally) -> PartFigures:
-    stride = max(1, round(before[1] / after[1]))
+def _part(name: str, blocks: int, stride: int, after: Shape, tally: _Tally) -> PartFigures:
     return PartFigures(name, blocks, stride, after, tally.params, tally.macs, tally.activations)
 
 

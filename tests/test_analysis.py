@@ -85,3 +85,14 @@ def test_ceil_mode_pool_at_an_odd_size(write_spec) -> None:
     )
     # 7x7/2 conv: 161 -> 81; 3x3/2 pool, ceil, no padding: ceil(78 / 2) + 1 = 40.
     assert analyse(load(str(spec)).plan, (161, 161)).parts[0].output == (64, 40, 40)
+
+
+def test_strides_are_the_layers_own_not_a_ratio_of_sizes(write_spec) -> None:
+    spec = write_spec(
+        "name: n\ninput:\n  size: [16, 16]\nstem:\n  pool:\n    stride: 4\n"
+        "stages:\n  block: basic\n  depths: [1, 1, 1, 1]\n  strides: [1, 4, 4, 4]\n"
+    )
+    loaded = load(str(spec))
+    # 16 -> 8 -> 2 -> 1 -> 1 -> 1: the sizes bottom out, the strides do not.
+    assert [part.stride for part in loaded.analysis.parts[:-1]] == [8, 1, 4, 4, 4]
+    assert loaded.analysis.output_stride == loaded.plan.stage_strides[-1] == 512
