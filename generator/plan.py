@@ -358,7 +358,7 @@ def build_plan(spec: Spec) -> Plan:
         stride_on=stages.stride_on,
         groups=stages.groups,
         shortcut=stages.shortcut,
-        shortcut_norm=stages.shortcut_norm,
+        shortcut_norm=stages.shortcut_norm and stages.shortcut != "zero_pad",
         zero_init_residual=spec.init.zero_init_residual,
         stem=stem,
         stages=tuple(stage_plans),

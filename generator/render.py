@@ -225,7 +225,7 @@ def _inference_context(plan: Plan) -> dict[str, object]:
     if plan.stem.pool is not None and plan.stem.pool.type == "conv":
         stem_folds.append(("maxpool[0]", "maxpool[1]"))
     shortcut_fold = None
-    if plan.shortcut_norm and plan.shortcut != "zero_pad":
+    if plan.shortcut_norm:
         shortcut_fold = (1, 2) if plan.shortcut == "avg_down" else (0, 1)
     return {
         "foldable": True,

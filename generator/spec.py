@@ -331,7 +331,7 @@ def check_consistency(spec: Spec) -> list[tuple[FieldPath, str]]:
         message = "a frozen norm started at zero would silence its branch for good"
         problems.append((("init", "zero_init_residual"), message))
 
-    if stages.shortcut == "zero_pad" and not stages.shortcut_norm:
+    if stages.shortcut == "zero_pad" and "shortcut_norm" in stages.model_fields_set:
         message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
         problems.append((("stages", "shortcut_norm"), message))
 

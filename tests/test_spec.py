@@ -121,6 +121,10 @@ def test_a_good_spec_loads(write_spec) -> None:
             "6:18: stages.shortcut_norm: a zero_pad shortcut has no conv",
         ),
         (
+            GOOD + "  shortcut: zero_pad\n  shortcut_norm: true\n",
+            "6:18: stages.shortcut_norm: a zero_pad shortcut has no conv",
+        ),
+        (
             GOOD + "  shortcut: zero_pad\n  widths: [64, 8]\n",
             "6:16: stages.widths.1: a zero_pad shortcut cannot reduce channels, but stage 2 goes from 256 to 32 (given 8)",
         ),
