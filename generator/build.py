@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from generator.errors import Problem, SpecError
 from generator.files import Output
 from generator.load import LoadedSpec, load
 from generator.provenance import Provenance
 from generator.render import render_card, render_model
+from generator.resources import zoo_dir
 from generator.verify import verify_source
 
 DEFAULT_OUT_DIR = "generated"
+PROJECT_MARKERS = (".git", "pyproject.toml")
 
 
 def load_all(
@@ -46,19 +48,43 @@ def load_all(
     return list(by_name.values())
 
 
-def regenerate_command(spec: LoadedSpec, out_dir: str) -> str:
-    words = ["resnetgen", "build", spec.origin, *spec.command_line_settings]
-    shown = PurePath(out_dir)
-    if not shown.is_absolute() and shown != PurePath(DEFAULT_OUT_DIR):
-        words += ["-o", shown.as_posix()]
+def project_root(out_dir: Path) -> Path | None:
+    """Where a regenerate command runs: the nearest folder above the output directory
+    holding .git or pyproject.toml. Paths in a generated file are written from there, so
+    they do not depend on where resnetgen was run; outside any project they are absolute."""
+    out = out_dir.resolve()
+    for folder in (out, *out.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def spec_origin(spec: LoadedSpec, root: Path | None) -> str:
+    """How generated files name their spec: a zoo name, else its path from `root`."""
+    real = spec.path.resolve()
+    return real.stem if real.parent == zoo_dir().resolve() else _from_root(real, root)
+
+
+def regenerate_command(spec: LoadedSpec, out_dir: Path, root: Path | None) -> str:
+    words = ["resnetgen", "build", spec_origin(spec, root), *spec.command_line_settings]
+    shown = _from_root(out_dir.resolve(), root)
+    if shown != DEFAULT_OUT_DIR:
+        words += ["-o", shown]
     return shlex.join(words)
+
+
+def _from_root(path: Path, root: Path | None) -> str:
+    inside = root is not None and path.is_relative_to(root)
+    return path.relative_to(root).as_posix() if inside else path.as_posix()
 
 
 def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
     """For each spec, its model file and its model card."""
     result = []
+    root = project_root(Path(out_dir))
     for spec in specs:
-        provenance = Provenance(spec.origin, spec.sha256, regenerate_command(spec, out_dir))
+        command = regenerate_command(spec, Path(out_dir), root)
+        provenance = Provenance(spec_origin(spec, root), spec.sha256, command)
         code = render_model(spec.plan, spec.analysis, provenance)
         verify_source(code, spec.plan.name)
         card = render_card(spec.plan, spec.analysis, provenance)

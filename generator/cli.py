@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -170,7 +171,8 @@ def build(
     """
     _single_spec_for_overrides(specs, overrides, name)
     with _progress(list(specs), "building", shown=not (quiet or as_json)) as items:
-        targets = outputs(load_all(list(items), overrides, name), out_dir)
+        loaded = load_all(list(items), overrides, name)
+        targets = outputs(loaded, out_dir)
     if check:
         stale = [(target, target.diff()) for target in targets]
         stale = [(target, diff) for target, diff in stale if diff]
@@ -182,12 +184,13 @@ def build(
             ]
             _emit_json({"files": files})
         else:
+            settings = loaded[0].command_line_settings  # the same for every spec
+            output = ["-o", out_dir] if Path(out_dir) != Path(DEFAULT_OUT_DIR) else []
+            again = shlex.join(["resnetgen", "build", *specs, *settings, *output])
             for target, diff in stale:
                 if not quiet:
                     click.echo(diff, nl=False)
-                click.echo(
-                    f"{target.path}: stale; run: resnetgen build {' '.join(specs)}", err=True
-                )
+                click.echo(f"{target.path}: stale; run: {again}", err=True)
             if not stale and not quiet:
                 click.echo(f"{len(targets)} file(s) up to date")
         if stale:

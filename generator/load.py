@@ -19,10 +19,9 @@ from generator.analysis import Analysis, analyse
 from generator.errors import Location, Problem, SpecError, describe, dotted
 from generator.inherit import ResolvedSource, apply_overrides, resolve
 from generator.plan import Plan, PlanError, build_plan
-from generator.resources import zoo_dir, zoo_names, zoo_path
+from generator.resources import zoo_names, zoo_path
 from generator.spec import FieldPath, Spec, check_consistency
 
-PROJECT_MARKERS = (".git", "pyproject.toml")
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the largest zoo model has 0.47 G
 
 # Pattern errors explained in words instead of the regular expression.
@@ -34,7 +33,7 @@ PATTERN_HELP = {
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    origin: str  # how generated files name the spec: a zoo name or a project-relative path
+    path: Path  # the spec file: in the zoo, or a user's
     source: ResolvedSource
     spec: Spec
     plan: Plan
@@ -92,7 +91,7 @@ def load(argument: str, overrides: tuple[str, ...] = (), name: str | None = None
             f"{MAX_PARAMETERS:,}"
         )
         raise SpecError([Problem(source.locate(("stages",)), "stages", message)])
-    return LoadedSpec(_origin(path), source, spec, plan, analysis, tuple(overrides), name)
+    return LoadedSpec(path, source, spec, plan, analysis, tuple(overrides), name)
 
 
 def _validate(source: ResolvedSource) -> Spec:
@@ -177,13 +176,3 @@ def _value_at(data: Any, path: FieldPath) -> Any:
         except (KeyError, IndexError, TypeError):
             return _MISSING
     return data
-
-
-def _origin(path: Path) -> str:
-    real = path.resolve()
-    if real.parent == zoo_dir().resolve():
-        return real.stem
-    for folder in real.parents:
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return real.relative_to(folder).as_posix()
-    return real.name

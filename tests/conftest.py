@@ -82,9 +82,11 @@ def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
 
 @pytest.fixture(scope="session")
 def zoo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every zoo spec built into a temporary directory: name -> generated file."""
-    directory = tmp_path_factory.mktemp("zoo")
-    return {path.stem: path for path in build_into(directory, *ZOO) if path.suffix == ".py"}
+    """Every zoo spec built into a temporary project's generated/: name -> generated file."""
+    project = tmp_path_factory.mktemp("zoo")
+    (project / "pyproject.toml").touch()  # headers then read as in a user's repository
+    built = build_into(project / "generated", *ZOO)
+    return {path.stem: path for path in built if path.suffix == ".py"}
 
 
 @pytest.fixture(scope="session")

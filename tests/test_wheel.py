@@ -50,6 +50,7 @@ def test_wheel_builds_a_zoo_model(tmp_path: Path) -> None:
 
     work = tmp_path / "work"
     work.mkdir()
+    (work / ".git").mkdir()  # a user's repository
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(
         [sys.executable, "-c", "import generator; print(generator.__file__)"],
