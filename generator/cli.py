@@ -262,7 +262,8 @@ def show(
     name: str | None,
     as_json: bool,
 ) -> None:
-    """Per-stage table of SPEC: blocks, channels, stride, output, parameters, multiply-adds."""
+    """Per-stage table of SPEC: blocks, channels, stride, output size, parameters,
+    multiply-adds and activation memory (float32, batch 1)."""
     from generator.analysis import analyse
 
     (loaded,) = load_all([spec], overrides, name)

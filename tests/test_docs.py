@@ -82,3 +82,15 @@ def test_checkpoint_examples_load_timm_weights(tmp_path: Path, monkeypatch) -> N
     exec(_code("safetensors"), namespace)
     with torch.no_grad():
         torch.testing.assert_close(namespace["model"](x), reference(x))
+
+
+def test_the_usage_example_runs(tmp_path: Path, monkeypatch) -> None:
+    build_into(tmp_path, "resnet50d")
+    monkeypatch.syspath_prepend(os.fspath(tmp_path))
+    sys.modules.pop("resnet50d", None)
+    namespace: dict[str, object] = {}
+    exec(_code("usage"), namespace)
+    assert namespace["features"].shape == (8, 2048, 7, 7)
+    assert namespace["embedding"].shape == (8, 2048)
+    assert [s.shape[1] for s in namespace["stages"]] == [256, 512, 1024, 2048]
+    assert namespace["logits"].shape == (8, 10)
