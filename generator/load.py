@@ -124,6 +124,8 @@ def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
         return Problem(source.locate(path, key=True), dotted(path), message)
     if kind == "missing":
         return Problem(source.locate(path), dotted(path), "required field is missing")
+    if kind == "model_type":
+        return _not_a_section(source, path, error["input"])
     message = str(error["msg"])
     named = tuple(part for part in path if isinstance(part, str))
     if kind == "string_pattern_mismatch" and named in PATTERN_HELP:
@@ -137,6 +139,14 @@ def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
     return Problem(
         source.locate(path), dotted(path), f"{message} (given {describe(error['input'])})"
     )
+
+
+def _not_a_section(source: ResolvedSource, path: FieldPath, given: Any) -> Problem:
+    fields = _fields_at(path)
+    message = f"should be a mapping with the fields {', '.join(fields)}"
+    if "type" in fields and isinstance(given, str):
+        message += f"; for its type alone write {{type: {given}}}"
+    return Problem(source.locate(path), dotted(path), f"{message} (given {describe(given)})")
 
 
 def _suggest(word: Any, choices: list[str]) -> str:

@@ -109,6 +109,11 @@ def test_a_good_spec_loads(write_spec) -> None:
         ),
         (GOOD + "  strides: [1, 2, 2]\n", "5:12: stages.strides: has 3 entries but depths has 2"),
         (
+            GOOD + "  attention: se\n",
+            "5:14: stages.attention: should be a mapping with the fields type, reduction; "
+            "for its type alone write {type: se} (given 'se')",
+        ),
+        (
             GOOD.replace("bottleneck", "basic") + "  groups: 32\n",
             "5:11: stages.groups: applies to bottleneck blocks only",
         ),
@@ -143,7 +148,8 @@ def test_a_good_spec_loads(write_spec) -> None:
         ),
         (
             GOOD + "stem: deep\n",
-            "5:7: stem: should be a valid dictionary or instance of Stem (given 'deep')",
+            "5:7: stem: should be a mapping with the fields type, channels, pool, norm; "
+            "for its type alone write {type: deep} (given 'deep')",
         ),
         (
             GOOD + "  attention:\n    type: eca\n    reduction: 4\n",
@@ -160,7 +166,8 @@ def test_a_good_spec_loads(write_spec) -> None:
         ),
         (
             GOOD + "norm: group\n",
-            "5:7: norm: should be a valid dictionary or instance of Norm (given 'group')",
+            "5:7: norm: should be a mapping with the fields type, groups; "
+            "for its type alone write {type: group} (given 'group')",
         ),
         (
             GOOD + "stem:\n  pool:\n    type: conv\n    ceil_mode: true\n",
