@@ -201,6 +201,7 @@ class Plan:
     shortcut: ShortcutKind
     shortcut_norm: bool
     zero_init_residual: bool
+    drop_path_rate: float  # of the last block; stochastic depth rises to it from 0
     stem: StemPlan
     stages: tuple[StagePlan, ...]
     head: HeadPlan
@@ -221,7 +222,7 @@ class Plan:
 
     @property
     def drop_path(self) -> bool:
-        return any(stage.drop_path != (0.0, 0.0) for stage in self.stages)
+        return self.drop_path_rate > 0
 
     @property
     def block_kinds(self) -> tuple[BlockKind, ...]:
@@ -255,7 +256,7 @@ def build_plan(spec: Spec) -> Plan:
     widths = stages.widths or [64 * 2**i for i in range(count)]
     strides = stages.strides or [1] + [2] * (count - 1)
     dilations = stages.dilations or [1] * count
-    rates = _drop_path_rates(stages.drop_path, stages.depths)
+    rates = _drop_path_rates(stages.drop_path, sum(stages.depths))
 
     stem = _stem(spec)
     problems: list[tuple[FieldPath, str]] = []
@@ -360,6 +361,7 @@ def build_plan(spec: Spec) -> Plan:
         shortcut=stages.shortcut,
         shortcut_norm=stages.shortcut_norm and stages.shortcut != "zero_pad",
         zero_init_residual=spec.init.zero_init_residual,
+        drop_path_rate=stages.drop_path,
         stem=stem,
         stages=tuple(stage_plans),
         head=head,
@@ -381,12 +383,12 @@ class _Block:
     dilation: int  # of its 3x3 convs
 
 
-def _drop_path_rates(largest: float, depths: list[int]) -> list[float]:
-    """Stochastic depth rising linearly from 0 at the first block to `largest` at the last."""
-    total = sum(depths)
-    if total == 1:
-        return [0.0]
-    return [round(largest * index / (total - 1), 6) for index in range(total)]
+def _drop_path_rates(largest: float, blocks: int) -> list[float]:
+    """Stochastic depth rising linearly from 0 at the first block to `largest` at the last.
+
+    The generated file computes the same list with the same expression.
+    """
+    return [largest * index / max(blocks - 1, 1) for index in range(blocks)]
 
 
 def _norm(spec: Spec, channels: int) -> Norm:

@@ -151,11 +151,12 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "stride: int",
         *(f"{name}: int" for name in optional),
         *(["first_dilation: int"] if plan.dilated else []),
-        *(["drop_path: tuple[float, float]"] if plan.drop_path else []),
+        *(["drop_path: list[float]"] if plan.drop_path else []),
     ]
     first_optional = ["first_dilation" if name == "dilation" else name for name in optional]
     later_shortcut = "shortcut" if plan.shortcut == "projection_all" else identity
     stage_args = {}
+    first_block = 0
     for stage in plan.stages:
         args: list[object] = [classes[stage.block]] if mixed else []
         args += [stage.in_channels, *([stage.width] if has_width else []), stage.out_channels]
@@ -165,7 +166,8 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         if plan.dilated:
             args += [f"dilation={stage.dilation}", f"first_dilation={stage.first_dilation}"]
         if plan.drop_path:
-            args.append(f"drop_path={stage.drop_path!r}")
+            args.append(f"drop_path=rates[{first_block}:{first_block + stage.depth}]")
+        first_block += stage.depth
         stage_args[stage.name] = args
     dilation = ["dilation=dilation"] if plan.dilated else []
     groups = [f"groups={plan.groups}"] if plan.groups > 1 else []
@@ -206,11 +208,12 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "stage_signature": stage_signature,
         "block_args": {
             "first": [*width, "out_channels", "stride", "shortcut", *first_optional]
-            + (["start"] if plan.drop_path else []),
+            + (["drop_path[0]"] if plan.drop_path else []),
             "later": [*width, "out_channels", 1, later_shortcut, *optional]
-            + (["start + index * step"] if plan.drop_path else []),
+            + (["drop_path[index]"] if plan.drop_path else []),
         },
         "stage_args": stage_args,
+        "blocks": first_block,
     }
 
 
