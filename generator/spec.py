@@ -230,9 +230,9 @@ class Stages(_Section):
     shortcut: ShortcutKind = Field(
         "projection",
         description="How a block's shortcut changes shape: projection (1x1 conv, option B); "
-        "avg_down (2x2 average pool then 1x1 conv, ResNet-D); zero_pad (stride and zero "
-        "channels, no parameters, option A); projection_all (a 1x1 conv on every block, "
-        "option C).",
+        "avg_down (an average pool over each stride x stride window, then a 1x1 conv; "
+        "ResNet-D); zero_pad (stride and zero channels, no parameters, option A); "
+        "projection_all (a 1x1 conv on every block, option C).",
     )
     shortcut_norm: StrictBool = Field(True, description="A norm after the shortcut's conv.")
     groups: Count = Field(1, description="Groups of the bottleneck 3x3 conv (ResNeXt cardinality).")
