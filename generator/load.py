@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import typing
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from generator.errors import Location, Problem, SpecError, describe, dotted
 from generator.inherit import ResolvedSource, apply_overrides, resolve
 from generator.plan import Plan, PlanError, build_plan
 from generator.resources import zoo_names, zoo_path
-from generator.spec import FieldPath, Spec, check_consistency
+from generator.rules import check_consistency
+from generator.spec import FieldPath, Spec
 
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the largest zoo model has 0.47 G
 
@@ -96,13 +98,52 @@ def load(argument: str, overrides: tuple[str, ...] = (), name: str | None = None
 
 def _validate(source: ResolvedSource) -> Spec:
     try:
-        spec = Spec.model_validate(source.data)
+        return _consistent(source, Spec.model_validate(source.data))
     except ValidationError as error:
-        raise SpecError([_from_pydantic(source, item) for item in error.errors()]) from None
-    problems = check_consistency(spec)
+        errors = error.errors()
+    problems = [_from_pydantic(source, item) for item in errors]
+    # Every problem at once: the rules across fields still judge what the user got right,
+    # on the spec without its broken values.
+    broken = {_broken_field(tuple(item["loc"])) for item in errors}
+    # An unknown field may be a misspelt one: whatever reads its section is not trusted.
+    unsure = {field[:-1] if _is_unknown(field) else field for field in broken}
+    try:
+        _consistent(source, Spec.model_validate(_without(source.data, broken)), unsure)
+    except ValidationError:
+        pass  # a required field is broken: the rules have nothing to judge
+    except SpecError as more:
+        problems += more.problems
+    raise SpecError(problems)
+
+
+def _consistent(source: ResolvedSource, spec: Spec, unsure: Collection[FieldPath] = ()) -> Spec:
+    problems = check_consistency(spec, unsure)
     if problems:
         raise SpecError([_problem(source, path, message) for path, message in problems])
     return spec
+
+
+def _broken_field(location: FieldPath) -> FieldPath:
+    """The field a pydantic error at `location` is about; a whole list for one of its items."""
+    end = next((i for i, part in enumerate(location) if isinstance(part, int)), len(location))
+    return location[:end]
+
+
+def _is_unknown(field: FieldPath) -> bool:
+    return bool(field) and str(field[-1]) not in _fields_at(field[:-1])
+
+
+def _without(data: Any, paths: set[FieldPath]) -> Any:
+    """`data` with the values at `paths` left out."""
+    if not isinstance(data, dict):
+        return data
+    kept = {}
+    for key, value in data.items():
+        if (key,) in paths:
+            continue
+        below = {path[1:] for path in paths if len(path) > 1 and path[0] == key}
+        kept[key] = _without(value, below) if below else value
+    return kept
 
 
 def _problem(source: ResolvedSource, path: FieldPath, message: str) -> Problem:

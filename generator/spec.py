@@ -3,7 +3,7 @@
 Every architectural choice is a closed vocabulary, every number has bounds, unknown
 fields are refused. Fields left out keep the defaults documented here; defaults that
 depend on another field (the stem's channels depend on its type) stay `None` here and
-are settled in `generator.plan`. `check_consistency` holds the rules that tie fields
+are settled in `generator.plan`. `generator.rules` holds the rules that tie fields
 together.
 """
 
@@ -302,63 +302,3 @@ class Spec(_Section):
 
 
 FieldPath = tuple[str | int, ...]
-
-
-def check_consistency(spec: Spec) -> list[tuple[FieldPath, str]]:
-    """Rules across fields, each as (path of the field to change, what is wrong)."""
-    problems: list[tuple[FieldPath, str]] = []
-    stages = spec.stages
-    count = len(stages.depths)
-    for field in ("widths", "strides", "dilations"):
-        values = getattr(stages, field)
-        if values is not None and len(values) != count:
-            message = f"has {len(values)} entries but depths has {count}; give one per stage"
-            problems.append((("stages", field), message))
-    if len(stages.block) not in (1, count):
-        given = len(stages.block)
-        message = f"has {given} entries but depths has {count}; give one, or one per stage"
-        problems.append((("stages", "block"), message))
-    if "bottleneck" not in stages.block and stages.stride_on != "3x3":
-        message = "applies to bottleneck blocks only, and this network has none"
-        problems.append((("stages", "stride_on"), message))
-    if "basic" in stages.block:
-        for field, default in (("groups", 1), ("width_per_group", 64)):
-            if getattr(stages, field) != default:
-                message = "applies to bottleneck blocks only, and this network has basic blocks"
-                problems.append((("stages", field), message))
-    frozen = spec.norm.type == "frozen_batch"
-    if frozen and spec.init.zero_init_residual and not stages.preactivation:
-        message = "a frozen norm started at zero would silence its branch for good"
-        problems.append((("init", "zero_init_residual"), message))
-
-    if stages.shortcut == "zero_pad" and "shortcut_norm" in stages.model_fields_set:
-        message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
-        problems.append((("stages", "shortcut_norm"), message))
-
-    stem = spec.stem
-    attention = stages.attention
-    if attention.type != "se" and "reduction" in attention.model_fields_set:
-        message = "applies to se attention only"
-        problems.append((("stages", "attention", "reduction"), message))
-    if not stem.norm and not stages.preactivation:
-        message = "only a pre-activation network may leave the stem without a norm"
-        problems.append((("stem", "norm"), message))
-    if spec.norm.type != "group" and "groups" in spec.norm.model_fields_set:
-        problems.append((("norm", "groups"), "applies to group norm only"))
-
-    if stem.channels is not None:
-        expected = 3 if stem.type == "deep" else 1
-        if len(stem.channels) != expected:
-            message = f"a {stem.type} stem has {expected} conv(s); give {expected} channel count(s)"
-            problems.append((("stem", "channels"), message))
-    pool = stem.pool
-    if pool is not None:
-        if pool.type == "none":
-            for field in sorted(pool.model_fields_set - {"type"}):
-                problems.append((("stem", "pool", field), "has no effect without a pool"))
-        elif pool.type == "conv" and "ceil_mode" in pool.model_fields_set:
-            problems.append((("stem", "pool", "ceil_mode"), "applies to a max pool only"))
-        elif pool.padding > pool.kernel_size // 2:
-            message = f"at most half the kernel size ({pool.kernel_size // 2})"
-            problems.append((("stem", "pool", "padding"), message))
-    return problems

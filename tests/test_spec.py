@@ -194,6 +194,22 @@ def test_every_problem_is_reported_at_once(write_spec) -> None:
     assert [p.split(": ")[0] for p in problems] == ["4:12", "4:15", "5:12", "7:3"]
 
 
+def test_rules_across_fields_report_alongside_bad_values(write_spec) -> None:
+    text = (
+        "name: net\nconv_bias: yes\nnorm:\n  type: grop\n  groups: 16\n"
+        "stem:\n  pool:\n    type: none\n    stride: 2\n"
+        "stages:\n  block: basic\n  depths: [1, 1]\n  groups: 32\n"
+    )
+    assert _problems(write_spec, text) == [
+        "2:12: conv_bias: should be a valid boolean (given 'yes')",
+        "4:9: norm.type: should be 'batch', 'group' or 'frozen_batch'; did you mean 'group'? "
+        "(given 'grop')",
+        "9:13: stem.pool.stride: has no effect without a pool (given 2)",
+        "13:11: stages.groups: applies to bottleneck blocks only, and this network has basic "
+        "blocks (given 32)",
+    ]  # and no guess about norm.groups: the norm's type is unknown
+
+
 def test_schema_documents_every_field() -> None:
     schema = Spec.model_json_schema()
     stages = schema["$defs"]["Stages"]["properties"]

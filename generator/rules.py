@@ -1,0 +1,147 @@
+"""Rules across fields: what a spec may not combine, though every value is fine alone.
+
+Each rule is a function of the validated spec yielding (path of the field to change,
+what is wrong). The rules run on a spec whose broken values were left out, so that all
+of a spec's problems are reported at once; a rule that reads a field left out is not
+trusted and its findings are dropped, since the default that stood in for the field is
+not what the user wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from generator.spec import FieldPath, Spec
+
+Finding = tuple[FieldPath, str]
+Rule = Callable[[Any], Iterator[Finding]]
+
+
+def check_consistency(spec: Spec, unreliable: Collection[FieldPath] = ()) -> list[Finding]:
+    """Every rule's findings, but those of rules that read a field in `unreliable`."""
+    findings: list[Finding] = []
+    for rule in RULES:
+        reads: set[FieldPath] = set()
+        found = list(rule(_Reading(spec, (), reads)))
+        if not any(_related(read, bad) for read in reads for bad in unreliable):
+            findings += found
+    return findings
+
+
+class _Reading:
+    """A view of a spec section that records the path of every value read through it."""
+
+    def __init__(self, section: BaseModel, path: FieldPath, reads: set[FieldPath]) -> None:
+        self._section, self._path, self._reads = section, path, reads
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._section, name)
+        if name == "model_fields_set":
+            return value
+        path = (*self._path, name)
+        if isinstance(value, BaseModel):
+            return _Reading(value, path, self._reads)
+        self._reads.add(path)
+        return value
+
+
+def _related(first: FieldPath, second: FieldPath) -> bool:
+    """One path is the other or lies inside it."""
+    shorter = min(len(first), len(second))
+    return first[:shorter] == second[:shorter]
+
+
+def _lengths(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    count = len(stages.depths)
+    for field in ("widths", "strides", "dilations"):
+        values = getattr(stages, field)
+        if values is not None and len(values) != count:
+            message = f"has {len(values)} entries but depths has {count}; give one per stage"
+            yield ("stages", field), message
+    if len(stages.block) not in (1, count):
+        given = len(stages.block)
+        message = f"has {given} entries but depths has {count}; give one, or one per stage"
+        yield ("stages", "block"), message
+
+
+def _bottleneck_fields(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if "bottleneck" not in stages.block and stages.stride_on != "3x3":
+        message = "applies to bottleneck blocks only, and this network has none"
+        yield ("stages", "stride_on"), message
+    if "basic" in stages.block:
+        for field, default in (("groups", 1), ("width_per_group", 64)):
+            if getattr(stages, field) != default:
+                message = "applies to bottleneck blocks only, and this network has basic blocks"
+                yield ("stages", field), message
+
+
+def _frozen_zero_init(spec: Any) -> Iterator[Finding]:
+    frozen = spec.norm.type == "frozen_batch"
+    if frozen and spec.init.zero_init_residual and not spec.stages.preactivation:
+        message = "a frozen norm started at zero would silence its branch for good"
+        yield ("init", "zero_init_residual"), message
+
+
+def _zero_pad_norm(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if stages.shortcut == "zero_pad" and "shortcut_norm" in stages.model_fields_set:
+        message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
+        yield ("stages", "shortcut_norm"), message
+
+
+def _attention_reduction(spec: Any) -> Iterator[Finding]:
+    attention = spec.stages.attention
+    if attention.type != "se" and "reduction" in attention.model_fields_set:
+        yield ("stages", "attention", "reduction"), "applies to se attention only"
+
+
+def _stem_norm(spec: Any) -> Iterator[Finding]:
+    if not spec.stem.norm and not spec.stages.preactivation:
+        message = "only a pre-activation network may leave the stem without a norm"
+        yield ("stem", "norm"), message
+
+
+def _norm_groups(spec: Any) -> Iterator[Finding]:
+    if spec.norm.type != "group" and "groups" in spec.norm.model_fields_set:
+        yield ("norm", "groups"), "applies to group norm only"
+
+
+def _stem_channels(spec: Any) -> Iterator[Finding]:
+    stem = spec.stem
+    if stem.channels is not None:
+        expected = 3 if stem.type == "deep" else 1
+        if len(stem.channels) != expected:
+            message = f"a {stem.type} stem has {expected} conv(s); give {expected} channel count(s)"
+            yield ("stem", "channels"), message
+
+
+def _stem_pool(spec: Any) -> Iterator[Finding]:
+    pool = spec.stem.pool
+    if pool is None:
+        return
+    if pool.type == "none":
+        for field in sorted(pool.model_fields_set - {"type"}):
+            yield ("stem", "pool", field), "has no effect without a pool"
+    elif pool.type == "conv" and "ceil_mode" in pool.model_fields_set:
+        yield ("stem", "pool", "ceil_mode"), "applies to a max pool only"
+    elif pool.padding > pool.kernel_size // 2:
+        message = f"at most half the kernel size ({pool.kernel_size // 2})"
+        yield ("stem", "pool", "padding"), message
+
+
+RULES: tuple[Rule, ...] = (
+    _lengths,
+    _bottleneck_fields,
+    _frozen_zero_init,
+    _zero_pad_norm,
+    _attention_reduction,
+    _stem_norm,
+    _norm_groups,
+    _stem_channels,
+    _stem_pool,
+)
