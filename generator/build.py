@@ -10,11 +10,10 @@ from generator.files import Output
 from generator.load import LoadedSpec, load
 from generator.provenance import Provenance
 from generator.render import render_card, render_model
-from generator.resources import zoo_dir
+from generator.resources import is_zoo_file, project_root
 from generator.verify import verify_source
 
 DEFAULT_OUT_DIR = "generated"
-PROJECT_MARKERS = (".git", "pyproject.toml")
 
 
 def load_all(
@@ -48,21 +47,9 @@ def load_all(
     return list(by_name.values())
 
 
-def project_root(out_dir: Path) -> Path | None:
-    """Where a regenerate command runs: the nearest folder above the output directory
-    holding .git or pyproject.toml. Paths in a generated file are written from there, so
-    they do not depend on where resnetgen was run; outside any project they are absolute."""
-    out = out_dir.resolve()
-    for folder in (out, *out.parents):
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return folder
-    return None
-
-
 def spec_origin(spec: LoadedSpec, root: Path | None) -> str:
     """How generated files name their spec: a zoo name, else its path from `root`."""
-    real = spec.path.resolve()
-    return real.stem if real.parent == zoo_dir().resolve() else _from_root(real, root)
+    return spec.path.stem if is_zoo_file(spec.path) else _from_root(spec.path.resolve(), root)
 
 
 def regenerate_command(spec: LoadedSpec, out_dir: Path, root: Path | None) -> str:
@@ -81,6 +68,9 @@ def _from_root(path: Path, root: Path | None) -> str:
 def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
     """For each spec, its model file and its model card."""
     result = []
+    # Paths in a generated file are written from the project root of the output, where
+    # its regenerate command runs, so they do not depend on where resnetgen was run;
+    # outside any project they are absolute.
     root = project_root(Path(out_dir))
     for spec in specs:
         command = regenerate_command(spec, Path(out_dir), root)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import Location, Problem, SpecError, describe
-from generator.resources import zoo_names, zoo_path
+from generator.resources import project_root, zoo_names, zoo_path
 from generator.source import Path_, SourceFile, parse_value, read_source
 
 MAX_CHAIN = 8
+SPEC_SUFFIXES = (".yaml", ".yml")
 OWN_FIELDS = ("name", "description", "reference", "extends")
 VARIANT_FIELDS = ("description", "reference")  # a variant's name may stay its base's
 
@@ -82,12 +83,21 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
     if not isinstance(parent_name, str) or not parent_name:
         message = f"should be a spec name or a relative path (given {describe(parent_name)})"
         raise SpecError([Problem(at, "extends", message)])
+    try:
+        return _parent_file(parent_name, source, at)
+    except (OSError, ValueError, RuntimeError) as error:  # NUL bytes, long names, loops
+        reason = getattr(error, "strerror", None) or str(error).split(" from ")[0]
+        message = f"cannot be used as a spec path: {reason.lower()} (given {describe(parent_name)})"
+        raise SpecError([Problem(at, "extends", message)]) from None
+
+
+def _parent_file(parent_name: str, source: SourceFile, at: Location) -> tuple[Path, str]:
     here = source.path.parent
-    if parent_name.endswith((".yaml", ".yml")) or "/" in parent_name:
+    if parent_name.endswith(SPEC_SUFFIXES) or "/" in parent_name:
         candidate = here / parent_name  # an absolute name replaces `here`, then fails below
         _confine(candidate, here, parent_name, at)
-        if not parent_name.endswith((".yaml", ".yml")):
-            message = f"should name a .yaml spec file (given {parent_name!r})"
+        if not parent_name.endswith(SPEC_SUFFIXES):
+            message = f"should name a .yaml or .yml spec file (given {parent_name!r})"
             raise SpecError([Problem(at, "extends", message)])
         if not candidate.is_file():
             raise SpecError([Problem(at, "extends", f"no spec file at {parent_name!r}")])
@@ -96,14 +106,15 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
         )
     sibling = here / f"{parent_name}.yaml"
     # A spec named after a zoo spec (specs/resnet50.yaml: extends: resnet50) means the zoo's.
-    if sibling.is_file() and sibling.resolve() != source.path.resolve():
+    if sibling.is_symlink() or sibling.exists():
         _confine(sibling, here, parent_name, at)
+    if sibling.is_file() and sibling.resolve() != source.path.resolve():
         shown = os.path.join(os.path.dirname(source.display), sibling.name)
         return sibling, os.path.normpath(shown)
     in_zoo = zoo_path(parent_name)
     if in_zoo is not None:
         return in_zoo, str(in_zoo)
-    known = sorted({p.stem for p in here.glob("*.yaml")} | set(zoo_names()))
+    known = sorted({p.stem for p in here.glob("*.yaml") if p.is_file()} | set(zoo_names()))
     close = difflib.get_close_matches(parent_name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     message = f"no spec {parent_name!r} next to this file or in the zoo{hint}"
@@ -111,9 +122,11 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
 
 
 def _confine(candidate: Path, here: Path, parent_name: str, at: Location) -> None:
-    """A parent is a file in the spec's own directory tree, symbolic links resolved."""
-    if not candidate.resolve().is_relative_to(here.resolve()):
-        message = f"should be a path inside this spec's directory (given {parent_name!r})"
+    """A parent is a file inside the spec's project (its repository, else its own
+    directory), symbolic links resolved: a spec cannot make resnetgen read anything else."""
+    boundary = project_root(here) or here.resolve()
+    if not candidate.resolve().is_relative_to(boundary):
+        message = f"should be a path inside this spec's project (given {parent_name!r})"
         raise SpecError([Problem(at, "extends", message)])
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
+PROJECT_MARKERS = (".git", "pyproject.toml")
 
 
 def bundled_dir(name: str) -> Path:
@@ -34,3 +35,21 @@ def _natural(name: str) -> list[str | int]:
 def zoo_path(name: str) -> Path | None:
     path = zoo_dir() / f"{name}.yaml"
     return path if name in zoo_names() else None
+
+
+def is_zoo_file(path: Path) -> bool:
+    return path.resolve().parent == zoo_dir().resolve()
+
+
+def nearest_holding(start: Path, *names: str) -> Path | None:
+    """The nearest folder at or above `start` that holds a file or folder named in `names`."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if any((folder / name).exists() for name in names):
+            return folder
+    return None
+
+
+def project_root(start: Path) -> Path | None:
+    """The repository or Python project `start` is in: the nearest .git or pyproject.toml."""
+    return nearest_holding(start, *PROJECT_MARKERS)

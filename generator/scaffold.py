@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -11,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from generator.errors import Location, Problem, SpecError
 from generator.files import write_atomic
 from generator.load import PATTERN_HELP, load, locate_spec
-from generator.resources import zoo_dir
+from generator.resources import is_zoo_file, nearest_holding
 from generator.spec import Name
 
 SCHEMA_FILE = "resnetgen.schema.json"
@@ -32,21 +33,35 @@ def new_spec(name: str, base: str, directory: Path, force: bool = False) -> Path
     if target.exists() and not force:
         raise SpecError([Problem(where, "", f"{target} exists; --force replaces it")])
     base_path = locate_spec(base)
-    in_zoo = base_path.resolve().parent == zoo_dir().resolve() and "/" not in base
     extends = (
-        base_path.stem if in_zoo else os.path.relpath(base_path.resolve(), directory.resolve())
+        base_path.stem
+        if is_zoo_file(base_path)
+        else os.path.relpath(base_path.resolve(), directory.resolve())
     )
     text = spec_text(name, extends, _schema_comment(directory))
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     descriptor, trial = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".yaml")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
         load(trial)
+    except SpecError as error:
+        if created:
+            Path(trial).unlink(missing_ok=True)
+            directory.rmdir()  # nothing half-made stays behind
+        raise SpecError([_at_target(p, trial, target) for p in error.problems]) from None
     finally:
         Path(trial).unlink(missing_ok=True)
     write_atomic(target, text)
     return target
+
+
+def _at_target(problem: Problem, trial: str, target: Path) -> Problem:
+    """A problem found in the trial file, told of the file it stands for."""
+    if problem.location.file != trial:
+        return problem
+    return replace(problem, location=replace(problem.location, file=str(target)))
 
 
 def spec_text(name: str, extends: str, schema_comment: str | None) -> str:
@@ -65,8 +80,8 @@ def spec_text(name: str, extends: str, schema_comment: str | None) -> str:
 
 def _schema_comment(directory: Path) -> str | None:
     """The editor's schema line, when the project beside the spec has the schema file."""
-    for folder in [directory.resolve(), *directory.resolve().parents]:
-        if (folder / SCHEMA_FILE).is_file():
-            relative = os.path.relpath(folder / SCHEMA_FILE, directory.resolve())
-            return f"# yaml-language-server: $schema={Path(relative).as_posix()}"
-    return None
+    folder = nearest_holding(directory, SCHEMA_FILE)
+    if folder is None:
+        return None
+    relative = os.path.relpath(folder / SCHEMA_FILE, directory.resolve())
+    return f"# yaml-language-server: $schema={Path(relative).as_posix()}"

@@ -450,3 +450,24 @@ def test_new_writes_a_spec_that_extends_its_base(tmp_path: Path, monkeypatch) ->
     assert run("new", "Mine", "--from", "resnet50d").exit_code == 1
     assert "did you mean 'resnet50'" in run("new", "other", "--from", "resnet5O").stderr
     assert sorted(p.name for p in (tmp_path / "specs").iterdir()) == ["mine.yaml"]
+
+
+def test_new_leaves_nothing_behind_when_the_spec_would_not_load(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no project: a spec may extend only its own directory
+    (tmp_path / "base.yaml").write_text("name: base\nextends: resnet18\n")
+    result = run("new", "mine", "--from", "base.yaml", "-d", "sub")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("sub/mine.yaml:2:10: extends: should be a path inside")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
+
+
+def test_new_extends_a_spec_elsewhere_in_the_project(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    assert run("new", "mine", "--from", "resnet50d").exit_code == 0
+    result = run("new", "yours", "--from", "specs/mine.yaml", "-d", "team")
+    assert result.exit_code == 0, result.stderr
+    assert "extends: ../specs/mine.yaml" in (tmp_path / "team" / "yours.yaml").read_text()
+    from_zoo_path = run("new", "theirs", "--from", str(zoo_dir() / "resnet18.yaml"))
+    assert from_zoo_path.exit_code == 0, from_zoo_path.stderr
+    assert "extends: resnet18\n" in (tmp_path / "specs" / "theirs.yaml").read_text()

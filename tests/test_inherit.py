@@ -89,15 +89,15 @@ def test_zoo_parent_by_name(write_spec) -> None:
         ),
         (
             {"spec.yaml": "name: a\nextends: /etc/hosts.yaml\n"},
-            "should be a path inside this spec's directory (given '/etc/hosts.yaml')",
+            "should be a path inside this spec's project (given '/etc/hosts.yaml')",
         ),
         (
             {"spec.yaml": "name: a\nextends: ../../../../etc/hostname\n"},
-            "should be a path inside this spec's directory",
+            "should be a path inside this spec's project",
         ),
         (
             {"spec.yaml": "name: a\nextends: sub/notes.txt\n"},
-            "should name a .yaml spec file (given 'sub/notes.txt')",
+            "should name a .yaml or .yml spec file (given 'sub/notes.txt')",
         ),
         ({"spec.yaml": "name: a\nextends: sub/none.yaml\n"}, "no spec file at 'sub/none.yaml'"),
         (
@@ -139,5 +139,30 @@ def test_extends_never_reads_a_file_outside_the_specs_directory(tmp_path: Path) 
     (inner / "linked.yaml").symlink_to(tmp_path / "outside.yaml")
     for parent in ("../outside.yaml", "linked.yaml"):
         (inner / "spec.yaml").write_text(f"name: a\nextends: {parent}\n")
-        with pytest.raises(SpecError, match="should be a path inside this spec's directory"):
+        with pytest.raises(SpecError, match="should be a path inside this spec's project"):
             resolve(inner / "spec.yaml")
+
+
+def test_extends_reaches_across_its_own_project(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "base.yaml").write_text("name: base\nextends: resnet18\n")
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "spec.yaml").write_text("name: a\nextends: ../common/base.yaml\n")
+    assert load(str(tmp_path / "team" / "spec.yaml")).analysis.params == 11_689_512
+
+
+@pytest.mark.parametrize(
+    ("parent", "link", "expected"),
+    [
+        ("loop.yaml", "loop.yaml", "cannot be used as a spec path: symlink loop"),
+        ("a" * 300 + ".yaml", None, "cannot be used as a spec path: file name too long"),
+        ("probe", "/etc/hostname", "should be a path inside this spec's project"),
+    ],
+)
+def test_unusable_parent_paths(tmp_path: Path, parent: str, link: str | None, expected) -> None:
+    if link is not None:
+        (tmp_path / (parent if parent.endswith(".yaml") else parent + ".yaml")).symlink_to(link)
+    (tmp_path / "spec.yaml").write_text(f"name: a\nextends: {parent}\n")
+    with pytest.raises(SpecError, match=expected):
+        resolve(tmp_path / "spec.yaml")
