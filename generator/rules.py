@@ -89,8 +89,9 @@ def _frozen_zero_init(spec: Any) -> Iterator[Finding]:
 
 def _zero_pad_norm(spec: Any) -> Iterator[Finding]:
     stages = spec.stages
-    if stages.shortcut == "zero_pad" and "shortcut_norm" in stages.model_fields_set:
-        message = "a zero_pad shortcut has no conv and so no norm; leave shortcut_norm out"
+    explicit = "shortcut_norm" in stages.model_fields_set
+    if stages.shortcut == "zero_pad" and explicit and stages.shortcut_norm:
+        message = "a zero_pad shortcut has no conv and so no norm; set false or leave it out"
         yield ("stages", "shortcut_norm"), message
 
 

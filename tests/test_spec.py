@@ -122,10 +122,6 @@ def test_a_good_spec_loads(write_spec) -> None:
             "5:14: stages.stride_on: applies to bottleneck blocks only",
         ),
         (
-            GOOD + "  shortcut: zero_pad\n  shortcut_norm: false\n",
-            "6:18: stages.shortcut_norm: a zero_pad shortcut has no conv",
-        ),
-        (
             GOOD + "  shortcut: zero_pad\n  shortcut_norm: true\n",
             "6:18: stages.shortcut_norm: a zero_pad shortcut has no conv",
         ),
@@ -228,3 +224,10 @@ def test_schema_documents_every_field() -> None:
                 "padding",
                 "num_classes",
             }, field
+
+
+def test_a_zero_pad_shortcut_takes_an_inherited_shortcut_norm_of_false(write_spec) -> None:
+    spec = write_spec(
+        "name: mine\nextends: cifar_preact_resnet110\nstages:\n  shortcut: zero_pad\n"
+    )
+    assert load(str(spec)).plan.shortcut_norm is False  # the base says false, and it is
