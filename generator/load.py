@@ -105,8 +105,8 @@ def _validate(source: ResolvedSource) -> Spec:
     # Every problem at once: the rules across fields still judge what the user got right,
     # on the spec without its broken values.
     broken = {_broken_field(tuple(item["loc"])) for item in errors}
-    # An unknown field may be a misspelt one: whatever reads its section is not trusted.
-    unsure = {field[:-1] if _is_unknown(field) else field for field in broken}
+    # An unknown field may be a misspelt known one: rules reading that one are not trusted.
+    unsure = {meant for field in broken for meant in _meant(field)}
     try:
         _consistent(source, Spec.model_validate(_without(source.data, broken)), unsure)
     except ValidationError:
@@ -129,8 +129,12 @@ def _broken_field(location: FieldPath) -> FieldPath:
     return location[:end]
 
 
-def _is_unknown(field: FieldPath) -> bool:
-    return bool(field) and str(field[-1]) not in _fields_at(field[:-1])
+def _meant(field: FieldPath) -> list[FieldPath]:
+    """The field the user meant: itself if it is known, else the known ones it is close to."""
+    known = _fields_at(field[:-1]) if field else []
+    if not field or str(field[-1]) in known:
+        return [field]
+    return [(*field[:-1], name) for name in _close(str(field[-1]), known)]
 
 
 def _without(data: Any, paths: set[FieldPath]) -> Any:
@@ -191,8 +195,12 @@ def _not_a_section(source: ResolvedSource, path: FieldPath, given: Any) -> Probl
 
 
 def _suggest(word: Any, choices: list[str]) -> str:
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    close = _close(str(word), choices)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _close(word: str, choices: list[str]) -> list[str]:
+    return difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
 
 
 def _fields_at(path: FieldPath) -> list[str]:

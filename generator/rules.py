@@ -54,30 +54,40 @@ def _related(first: FieldPath, second: FieldPath) -> bool:
     return first[:shorter] == second[:shorter]
 
 
-def _lengths(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    count = len(stages.depths)
-    for field in ("widths", "strides", "dilations"):
-        values = getattr(stages, field)
+def _one_per_stage(field: str) -> Rule:
+    def rule(spec: Any) -> Iterator[Finding]:
+        values, count = getattr(spec.stages, field), len(spec.stages.depths)
         if values is not None and len(values) != count:
-            message = f"has {len(values)} entries but depths has {count}; give one per stage"
+            message = f"has {_entries(len(values))} but depths has {count}; give one per stage"
             yield ("stages", field), message
-    if len(stages.block) not in (1, count):
-        given = len(stages.block)
-        message = f"has {given} entries but depths has {count}; give one, or one per stage"
+
+    return rule
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
+
+
+def _block_count(spec: Any) -> Iterator[Finding]:
+    given, count = len(spec.stages.block), len(spec.stages.depths)
+    if given not in (1, count):
+        message = f"has {_entries(given)} but depths has {count}; give one, or one per stage"
         yield ("stages", "block"), message
 
 
-def _bottleneck_fields(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    if "bottleneck" not in stages.block and stages.stride_on != "3x3":
+def _stride_on(spec: Any) -> Iterator[Finding]:
+    if "bottleneck" not in spec.stages.block and spec.stages.stride_on != "3x3":
         message = "applies to bottleneck blocks only, and this network has none"
         yield ("stages", "stride_on"), message
-    if "basic" in stages.block:
-        for field, default in (("groups", 1), ("width_per_group", 64)):
-            if getattr(stages, field) != default:
-                message = "applies to bottleneck blocks only, and this network has basic blocks"
-                yield ("stages", field), message
+
+
+def _bottleneck_only(field: str, default: int) -> Rule:
+    def rule(spec: Any) -> Iterator[Finding]:
+        if "basic" in spec.stages.block and getattr(spec.stages, field) != default:
+            message = "applies to bottleneck blocks only, and this network has basic blocks"
+            yield ("stages", field), message
+
+    return rule
 
 
 def _frozen_zero_init(spec: Any) -> Iterator[Finding]:
@@ -121,28 +131,41 @@ def _stem_channels(spec: Any) -> Iterator[Finding]:
             yield ("stem", "channels"), message
 
 
-def _stem_pool(spec: Any) -> Iterator[Finding]:
+def _pool_fields(spec: Any) -> Iterator[Finding]:
     pool = spec.stem.pool
-    if pool is None:
-        return
-    if pool.type == "none":
+    if pool is not None and pool.type == "none":
         for field in sorted(pool.model_fields_set - {"type"}):
             yield ("stem", "pool", field), "has no effect without a pool"
-    elif pool.type == "conv" and "ceil_mode" in pool.model_fields_set:
+
+
+def _pool_ceil_mode(spec: Any) -> Iterator[Finding]:
+    pool = spec.stem.pool
+    if pool is not None and pool.type == "conv" and "ceil_mode" in pool.model_fields_set:
         yield ("stem", "pool", "ceil_mode"), "applies to a max pool only"
-    elif pool.padding > pool.kernel_size // 2:
+
+
+def _pool_padding(spec: Any) -> Iterator[Finding]:
+    pool = spec.stem.pool
+    if pool is not None and pool.type != "none" and pool.padding > pool.kernel_size // 2:
         message = f"at most half the kernel size ({pool.kernel_size // 2})"
         yield ("stem", "pool", "padding"), message
 
 
 RULES: tuple[Rule, ...] = (
-    _lengths,
-    _bottleneck_fields,
+    _one_per_stage("widths"),
+    _one_per_stage("strides"),
+    _one_per_stage("dilations"),
+    _block_count,
+    _stride_on,
+    _bottleneck_only("groups", 1),
+    _bottleneck_only("width_per_group", 64),
     _frozen_zero_init,
     _zero_pad_norm,
     _attention_reduction,
     _stem_norm,
     _norm_groups,
     _stem_channels,
-    _stem_pool,
+    _pool_fields,
+    _pool_ceil_mode,
+    _pool_padding,
 )

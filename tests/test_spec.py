@@ -105,7 +105,7 @@ def test_a_good_spec_loads(write_spec) -> None:
         ),
         (
             GOOD + "  widths: [64]\n",
-            "5:11: stages.widths: has 1 entries but depths has 2; give one per stage (given [64])",
+            "5:11: stages.widths: has 1 entry but depths has 2; give one per stage (given [64])",
         ),
         (GOOD + "  strides: [1, 2, 2]\n", "5:12: stages.strides: has 3 entries but depths has 2"),
         (
@@ -231,3 +231,18 @@ def test_a_zero_pad_shortcut_takes_an_inherited_shortcut_norm_of_false(write_spe
         "name: mine\nextends: cifar_preact_resnet110\nstages:\n  shortcut: zero_pad\n"
     )
     assert load(str(spec)).plan.shortcut_norm is False  # the base says false, and it is
+
+
+def test_a_misspelt_field_hides_only_the_rules_that_read_the_field_it_stands_for(
+    write_spec,
+) -> None:
+    text = (
+        "name: a\ndescripton: hi\nnorm:\n  typ: group\n  groups: 16\n"
+        "stages:\n  block: basic\n  depths: [1, 1]\n  widths: [64]\n  groups: 4\n"
+    )
+    assert [p.split(": ")[1] for p in _problems(write_spec, text)] == [
+        "descripton",
+        "norm.typ",
+        "stages.widths",  # read no misspelt field: reported
+        "stages.groups",
+    ]  # norm.groups is not judged: its rule reads norm.type, which norm.typ may stand for
