@@ -53,11 +53,11 @@ def describe(plan: Plan) -> dict[str, str]:
         "init.zero_init_residual": _yes(plan.zero_init_residual),
     }
     for stage in plan.stages:
-        facts[stage.name] = _stage_text(stage)
+        facts[stage.name] = _stage_text(stage, plan.attention)
     return facts
 
 
-def _stage_text(stage: StagePlan) -> str:
+def _stage_text(stage: StagePlan, attention: str) -> str:
     """A stage in one line: everything its blocks are built from."""
     words = [f"{stage.depth} x {stage.block}"]
     if stage.block == "bottleneck":
@@ -65,8 +65,10 @@ def _stage_text(stage: StagePlan) -> str:
     words += [f"{stage.out_channels} channels", f"stride {stage.stride}"]
     if (stage.first_dilation, stage.dilation) != (1, 1):
         words.append(f"dilation {stage.first_dilation}, then {stage.dilation}")
-    if stage.attention:
-        words.append(f"attention {stage.attention}")
+    if attention == "se":
+        words.append(f"se attention with {stage.attention} hidden channels")
+    elif attention == "eca":
+        words.append(f"eca attention with kernel {stage.attention}")
     if stage.drop_path != (0.0, 0.0):
         first, last = stage.drop_path
         words.append(f"drop path {first:g} to {last:g}")
