@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ MAX_CHAIN = 8
 SPEC_SUFFIXES = (".yaml", ".yml")
 OWN_FIELDS = ("name", "description", "reference", "extends")
 VARIANT_FIELDS = ("description", "reference")  # a variant's name may stay its base's
+NOT_SET = {"name": "is set with --name", "extends": "is not set on the command line"}
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,11 @@ def _drop_below(table: dict[Path_, Location], path: Path_) -> None:
         del table[known]
 
 
+def override_options(overrides: Iterable[str], name: str | None) -> list[tuple[str, str]]:
+    """`--set FIELD=VALUE` and `--name NAME` as (option, value) pairs, in command-line order."""
+    return [("--set", s) for s in overrides] + ([("--name", name)] if name is not None else [])
+
+
 def apply_overrides(
     source: ResolvedSource, overrides: list[str], name: str | None
 ) -> ResolvedSource:
@@ -183,10 +190,12 @@ def apply_overrides(
     data = {k: v for k, v in source.data.items() if k not in VARIANT_FIELDS}
     values = {p: at for p, at in source.values.items() if not p or p[0] not in VARIANT_FIELDS}
     keys = {p: at for p, at in source.keys.items() if not p or p[0] not in VARIANT_FIELDS}
-    settings = [*overrides, *([f"name={name}"] if name is not None else [])]
-    words = [f"--name {name}" if s == f"name={name}" else f"--set {s}" for s in settings]
+    options = override_options(overrides, name)
+    settings = [value if option == "--set" else f"name={value}" for option, value in options]
+    words = [f"{option} {value}" for option, value in options]
     if "description" not in {s.partition("=")[0].strip() for s in settings}:
-        data["description"] = f"{source.data.get('name')} with {' '.join(words)}."
+        base = source.data.get("name") or source.file.display
+        data["description"] = f"{base} with {' '.join(words)}."
         values[("description",)] = Location(words[0])
     for setting, shown in zip(settings, words, strict=True):
         field, equals, text = setting.partition("=")
@@ -194,6 +203,8 @@ def apply_overrides(
         if not equals or not all(part.isidentifier() for part in parts):
             message = f"expected FIELD=VALUE with FIELD like stages.depths (given {setting!r})"
             raise SpecError([Problem(Location(shown), "", message)])
+        if shown.startswith("--set") and parts[0] in NOT_SET:
+            raise SpecError([Problem(Location(shown), parts[0], NOT_SET[parts[0]])])
         value = parse_value(text, shown)
         overlay: dict[str, Any] = {parts[-1]: value}
         for part in reversed(parts[:-1]):

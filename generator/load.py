@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from generator.analysis import Analysis, analyse
 from generator.errors import Location, Problem, SpecError, describe, dotted
-from generator.inherit import ResolvedSource, apply_overrides, resolve
+from generator.inherit import ResolvedSource, apply_overrides, override_options, resolve
 from generator.plan import Plan, PlanError, build_plan
 from generator.resources import zoo_names, zoo_path
 from generator.rules import check_consistency
@@ -56,8 +56,7 @@ class LoadedSpec:
     @property
     def command_line_settings(self) -> list[str]:
         """The override options as they are given on the command line."""
-        settings = [word for setting in self.overrides for word in ("--set", setting)]
-        return settings + (["--name", self.renamed] if self.renamed is not None else [])
+        return [word for pair in override_options(self.overrides, self.renamed) for word in pair]
 
 
 def locate_spec(argument: str) -> Path:

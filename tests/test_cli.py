@@ -428,6 +428,12 @@ def test_errors_in_overrides_point_at_the_override() -> None:
         "--name Bad: name: should be a lowercase identifier"
         in run("show", "resnet18", "--name", "Bad").stderr
     )
+    assert run("show", "resnet18", "--set", "name=x").stderr == (
+        "--set name=x: name: is set with --name\n"
+    )
+    assert run("show", "resnet18", "--set", "extends=/etc/passwd").stderr == (
+        "--set extends=/etc/passwd: extends: is not set on the command line\n"
+    )
     usage = run("validate", "resnet18", "resnet34", "--name", "x")
     assert usage.exit_code == 2 and "apply to a single SPEC" in usage.stderr
 
