@@ -188,8 +188,9 @@ def _from_pydantic(source: ResolvedSource, error: Any) -> Problem:
 def _not_a_section(source: ResolvedSource, path: FieldPath, given: Any) -> Problem:
     fields = _fields_at(path)
     message = f"should be a mapping with the fields {', '.join(fields)}"
-    if "type" in fields and isinstance(given, str):
-        message += f"; for its type alone write {{type: {given}}}"
+    types = _close(given, _choices((*path, "type"))) if isinstance(given, str) else []
+    if types:
+        message += f"; for its type alone write {{type: {types[0]}}}"
     return Problem(source.locate(path), dotted(path), f"{message} (given {describe(given)})")
 
 
@@ -202,19 +203,28 @@ def _close(word: str, choices: list[str]) -> list[str]:
     return difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
 
 
+def _choices(path: FieldPath) -> list[str]:
+    """The values a closed-vocabulary field allows; none for any other field."""
+    section = _model_at(path[:-1])
+    field = section.model_fields.get(str(path[-1])) if section else None
+    return [str(choice) for choice in typing.get_args(field.annotation)] if field else []
+
+
 def _fields_at(path: FieldPath) -> list[str]:
     """Field names of the section of the spec at `path`."""
+    model = _model_at(path)
+    return list(model.model_fields) if model else []
+
+
+def _model_at(path: FieldPath) -> type[BaseModel] | None:
+    """The section of the spec at `path`, if there is one."""
     model: Any = Spec
     for part in path:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
         field = model.model_fields.get(str(part))
-        if field is None:
-            return []
-        model = _section_type(field.annotation)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
+        model = _section_type(field.annotation) if field else None
+        if model is None:
+            return None
+    return model
 
 
 def _section_type(annotation: Any) -> Any:

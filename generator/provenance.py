@@ -22,7 +22,7 @@ HEADER_LINES = 4
 
 @dataclass(frozen=True)
 class Provenance:
-    origin: str  # zoo name or project-relative path of the spec
+    origin: str  # zoo name, or the spec's path from the project root (absolute outside one)
     spec_sha256: str
     command: str  # the command that regenerates the file
 
