@@ -20,13 +20,13 @@ Finding = tuple[FieldPath, str]
 Rule = Callable[[Any], Iterator[Finding]]
 
 
-def check_consistency(spec: Spec, unreliable: Collection[FieldPath] = ()) -> list[Finding]:
-    """Every rule's findings, but those of rules that read a field in `unreliable`."""
+def check_consistency(spec: Spec, unsure: Collection[FieldPath] = ()) -> list[Finding]:
+    """Every rule's findings, but those of rules that read a field in `unsure`."""
     findings: list[Finding] = []
     for rule in RULES:
         reads: set[FieldPath] = set()
         found = list(rule(_Reading(spec, (), reads)))
-        if not any(_related(read, bad) for read in reads for bad in unreliable):
+        if not any(_related(read, bad) for read in reads for bad in unsure):
             findings += found
     return findings
 
