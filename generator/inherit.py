@@ -96,16 +96,18 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
 def _parent_file(parent_name: str, source: SourceFile, at: Location) -> tuple[Path, str]:
     here = source.path.parent
     if parent_name.endswith(SPEC_SUFFIXES) or "/" in parent_name:
-        candidate = here / parent_name  # an absolute name replaces `here`, then fails below
+        candidate = here / parent_name  # an absolute name replaces `here`; _confine judges it
         _confine(candidate, here, parent_name, at)
         if not parent_name.endswith(SPEC_SUFFIXES):
             message = f"should name a .yaml or .yml spec file (given {parent_name!r})"
             raise SpecError([Problem(at, "extends", message)])
         if not candidate.is_file():
             raise SpecError([Problem(at, "extends", f"no spec file at {parent_name!r}")])
-        return candidate, os.path.normpath(
-            os.path.join(os.path.dirname(source.display), parent_name)
-        )
+        shown = os.path.normpath(os.path.join(os.path.dirname(source.display), parent_name))
+        # `link/../x.yaml` is not `x.yaml` when `link` is a symbolic link: then the real path.
+        if Path(os.path.normpath(here / parent_name)).resolve() != candidate.resolve():
+            shown = str(candidate.resolve())
+        return candidate, shown
     sibling = here / f"{parent_name}.yaml"
     # A spec named after a zoo spec (specs/resnet50.yaml: extends: resnet50) means the zoo's.
     if sibling.is_symlink() or sibling.exists():
@@ -124,12 +126,17 @@ def _parent_file(parent_name: str, source: SourceFile, at: Location) -> tuple[Pa
 
 
 def _confine(candidate: Path, here: Path, parent_name: str, at: Location) -> None:
-    """A parent is a file inside the spec's project (its repository, else its own
-    directory), symbolic links resolved: a spec cannot make resnetgen read anything else."""
-    boundary = project_root(here) or here.resolve()
-    if not candidate.resolve().is_relative_to(boundary):
+    if not within_project(candidate, here):
         message = f"should be a path inside this spec's project (given {parent_name!r})"
         raise SpecError([Problem(at, "extends", message)])
+
+
+def within_project(candidate: Path, here: Path) -> bool:
+    """Whether a spec in directory `here` may extend `candidate`: a file inside its project
+    (its repository, else `here` itself), symbolic links resolved. A spec cannot make
+    resnetgen read anything else."""
+    boundary = project_root(here) or here.resolve()
+    return candidate.resolve().is_relative_to(boundary)
 
 
 def _merge(parent: ResolvedSource, child: ResolvedSource) -> ResolvedSource:
@@ -173,7 +180,8 @@ def _drop_below(table: dict[Path_, Location], path: Path_) -> None:
 
 
 def override_options(overrides: Iterable[str], name: str | None) -> list[tuple[str, str]]:
-    """`--set FIELD=VALUE` and `--name NAME` as (option, value) pairs, in command-line order."""
+    """`--set FIELD=VALUE` and `--name NAME` as (option, value) pairs: the --set options in
+    the order given, then --name."""
     return [("--set", s) for s in overrides] + ([("--name", name)] if name is not None else [])
 
 

@@ -129,11 +129,13 @@ def _broken_field(location: FieldPath) -> FieldPath:
 
 
 def _meant(field: FieldPath) -> list[FieldPath]:
-    """The field the user meant: itself if it is known, else the known ones it is close to."""
+    """The field the user meant: itself if it is known, else the known one it is close to,
+    else any in its section (at the top level, none: a stray key there is just stray)."""
     known = _fields_at(field[:-1]) if field else []
     if not field or str(field[-1]) in known:
         return [field]
-    return [(*field[:-1], name) for name in _close(str(field[-1]), known)]
+    close = [(*field[:-1], name) for name in _close(str(field[-1]), known)]
+    return close or ([field[:-1]] if len(field) > 1 else [])
 
 
 def _without(data: Any, paths: set[FieldPath]) -> Any:

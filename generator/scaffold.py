@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from generator.errors import Location, Problem, SpecError
 from generator.files import write_atomic
+from generator.inherit import within_project
 from generator.load import PATTERN_HELP, load, locate_spec
 from generator.resources import is_zoo_file, nearest_holding
 from generator.spec import Name
@@ -30,16 +31,38 @@ def new_spec(name: str, base: str, directory: Path, force: bool = False) -> Path
             message = PATTERN_HELP[("name",)]
         raise SpecError([Problem(where, "name", f"{message} (given {name!r})")]) from None
     target = directory / f"{name}.yaml"
-    if target.exists() and not force:
-        raise SpecError([Problem(where, "", f"{target} exists; --force replaces it")])
     base_path = locate_spec(base)
-    extends = (
-        base_path.stem
-        if is_zoo_file(base_path)
-        else os.path.relpath(base_path.resolve(), directory.resolve())
-    )
+    try:
+        return _write_new(name, base_path, directory, target, force, where)
+    except OSError as error:
+        message = f"cannot write {target}: {(error.strerror or str(error)).lower()}"
+        raise SpecError([Problem(where, "", message)]) from None
+
+
+def _write_new(
+    name: str, base_path: Path, directory: Path, target: Path, force: bool, where: Location
+) -> Path:
+    def refuse(message: str) -> SpecError:
+        return SpecError([Problem(where, "", message)])
+
+    if target.exists() and not force:
+        raise refuse(f"{target} exists; --force replaces it")
+    if target.exists() and target.resolve() == base_path.resolve():
+        raise refuse(f"{target} is the base itself; give the new spec another name")
+    if is_zoo_file(base_path):
+        extends = base_path.stem
+        shadow = directory / f"{extends}.yaml"
+        if shadow.exists() and not is_zoo_file(shadow):
+            raise refuse(f"{shadow} would stand in for the zoo's {extends}; choose another -d")
+    elif within_project(base_path, directory):
+        extends = os.path.relpath(base_path.resolve(), directory.resolve())
+    else:
+        raise refuse(
+            f"{base_path} is outside the project of {directory} (a folder with .git or "
+            "pyproject.toml, else the spec's own folder); write the new spec beside its base"
+        )
     text = spec_text(name, extends, _schema_comment(directory))
-    created = not directory.exists()
+    made = [folder for folder in (directory, *directory.parents) if not folder.exists()]
     directory.mkdir(parents=True, exist_ok=True)
     descriptor, trial = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".yaml")
     try:
@@ -47,9 +70,9 @@ def new_spec(name: str, base: str, directory: Path, force: bool = False) -> Path
             handle.write(text)
         load(trial)
     except SpecError as error:
-        if created:
-            Path(trial).unlink(missing_ok=True)
-            directory.rmdir()  # nothing half-made stays behind
+        Path(trial).unlink(missing_ok=True)
+        for folder in made:  # deepest first: the folders made here go again
+            folder.rmdir()
         raise SpecError([_at_target(p, trial, target) for p in error.problems]) from None
     finally:
         Path(trial).unlink(missing_ok=True)

@@ -273,8 +273,8 @@ class Spec(_Section):
     extends: StrictStr | None = Field(
         None,
         description="A spec to start from: a spec's name (beside this file, else the zoo's) "
-        "or a .yaml path relative to this file, inside its project; this file's fields are "
-        "merged over it.",
+        "or the path of a .yaml or .yml spec inside this file's project, relative to this "
+        "file; this file's fields are merged over it.",
     )
     description: StrictStr = Field(
         "", max_length=4000, description="What the network is and where it comes from."

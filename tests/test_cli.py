@@ -458,13 +458,37 @@ def test_new_writes_a_spec_that_extends_its_base(tmp_path: Path, monkeypatch) ->
     assert sorted(p.name for p in (tmp_path / "specs").iterdir()) == ["mine.yaml"]
 
 
-def test_new_leaves_nothing_behind_when_the_spec_would_not_load(tmp_path: Path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no project: a spec may extend only its own directory
+def test_new_refuses_what_would_not_work_and_leaves_nothing_behind(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no project: a spec may extend only its own folder
     (tmp_path / "base.yaml").write_text("name: base\nextends: resnet18\n")
-    result = run("new", "mine", "--from", "base.yaml", "-d", "sub")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("sub/mine.yaml:2:10: extends: should be a path inside")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
+    (tmp_path / "broken.yaml").write_text("name: broken\nstages:\n  block: basic\n  depths: [0]\n")
+    (tmp_path / "file").write_text("")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "resnet18.yaml").write_text("name: resnet18\nextends: resnet34\n")
+    cases = {
+        ("new", "a", "--from", "base.yaml", "-d", "sub"): "is outside the project of sub",
+        ("new", "a", "--from", "broken.yaml", "-d", "."): "broken.yaml:4:12: stages.depths.0",
+        ("new", "base", "--from", "base.yaml", "-d", ".", "--force"): "is the base itself",
+        ("new", "a", "--from", "resnet18", "-d", "mine"): "would stand in for the zoo's resnet18",
+        ("new", "a", "--from", "resnet18", "-d", "file/x"): "cannot write file/x/a.yaml: not a",
+    }
+    for arguments, expected in cases.items():
+        result = run(*arguments)
+        assert result.exit_code == 1 and expected in result.stderr, (arguments, result.stderr)
+        assert all(": " in line for line in result.stderr.splitlines()), result.stderr
+        assert "Traceback" not in result.stderr
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert files == ["base.yaml", "broken.yaml", "file", "mine", "mine/resnet18.yaml"]
+    assert (tmp_path / "base.yaml").read_text() == "name: base\nextends: resnet18\n"
+
+
+def test_new_removes_the_folders_it_made_when_the_spec_fails(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "broken.yaml").write_text("name: broken\nstages:\n  block: basic\n  depths: [0]\n")
+    result = run("new", "a", "--from", "broken.yaml", "-d", "x/y/z")
+    assert result.exit_code == 1 and "broken.yaml:4:12: stages.depths.0" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".git", "broken.yaml"]
 
 
 def test_new_extends_a_spec_elsewhere_in_the_project(tmp_path: Path, monkeypatch) -> None:

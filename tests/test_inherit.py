@@ -166,3 +166,16 @@ def test_unusable_parent_paths(tmp_path: Path, parent: str, link: str | None, ex
     (tmp_path / "spec.yaml").write_text(f"name: a\nextends: {parent}\n")
     with pytest.raises(SpecError, match=expected):
         resolve(tmp_path / "spec.yaml")
+
+
+def test_an_error_in_a_parent_reached_through_a_link_names_the_file_read(tmp_path: Path) -> None:
+    (tmp_path / "real" / "deep").mkdir(parents=True)
+    (tmp_path / "real" / "x.yaml").write_text("name: x\nstages:\n  depths: [0]\n")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "x.yaml").write_text("name: decoy\n")
+    (tmp_path / "specs" / "link").symlink_to(tmp_path / "real" / "deep")
+    (tmp_path / "specs" / "spec.yaml").write_text("name: a\nextends: link/../x.yaml\n")
+    (tmp_path / ".git").mkdir()
+    with pytest.raises(SpecError) as caught:
+        load(str(tmp_path / "specs" / "spec.yaml"))
+    assert str(caught.value).startswith(f"{tmp_path / 'real' / 'x.yaml'}:3:")

@@ -246,3 +246,10 @@ def test_a_misspelt_field_hides_only_the_rules_that_read_the_field_it_stands_for
         "stages.widths",  # read no misspelt field: reported
         "stages.groups",
     ]  # norm.groups is not judged: its rule reads norm.type, which norm.typ may stand for
+
+
+def test_a_stray_key_in_a_section_hides_the_rules_reading_that_section(write_spec) -> None:
+    text = GOOD + "stem:\n  kind: deep\n  channels: [32, 32, 64]\n"
+    assert _problems(write_spec, text) == [
+        "6:3: stem.kind: unknown field (fields here: type, channels, pool, norm)"
+    ]
