@@ -219,7 +219,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
 
 def _inference_context(plan: Plan) -> dict[str, object]:
     """Which conv feeds which batch norm, for `for_inference` to fold them."""
-    if plan.norm != "batch" or plan.preactivation:
+    if plan.norm == "group" or plan.preactivation:
         return {"foldable": False}
     if plan.stem.type == "deep":
         stem_folds = [("conv1[0]", "conv1[1]"), ("conv1[3]", "conv1[4]"), ("conv1[6]", "bn1")]
@@ -232,6 +232,7 @@ def _inference_context(plan: Plan) -> dict[str, object]:
         shortcut_fold = (1, 2) if plan.shortcut == "avg_down" else (0, 1)
     return {
         "foldable": True,
+        "folded_norm": "FrozenBatchNorm2d" if plan.norm == "frozen_batch" else "nn.BatchNorm2d",
         "stem_folds": stem_folds,
         "stage_loop": _loop_over_stages(plan),
         "block_norms": {"basic": [1, 2], "bottleneck": [1, 2, 3]},

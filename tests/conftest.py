@@ -70,11 +70,12 @@ def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
     Left at their init, zero-initialised residual norms would hide every branch.
     """
     for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm):
+        frozen = type(module).__name__ == "FrozenBatchNorm2d"  # a generated file's own class
+        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm) or frozen:
             shape = module.weight.shape
             module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
             module.bias.copy_(torch.randn(shape, generator=generator) * 0.1)
-        if isinstance(module, torch.nn.BatchNorm2d):
+        if isinstance(module, torch.nn.BatchNorm2d) or frozen:
             shape = module.running_mean.shape
             module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
             module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
