@@ -52,11 +52,11 @@ def spec_origin(spec: LoadedSpec, root: Path | None) -> str:
     return spec.path.stem if is_zoo_file(spec.path) else _from_root(spec.path.resolve(), root)
 
 
-def regenerate_command(spec: LoadedSpec, out_dir: Path, root: Path | None) -> str:
-    words = ["resnetgen", "build", spec_origin(spec, root), *spec.command_line_settings]
-    shown = _from_root(out_dir.resolve(), root)
-    if shown != DEFAULT_OUT_DIR:
-        words += ["-o", shown]
+def regenerate_command(origin: str, settings: list[str], out_dir: str) -> str:
+    """`resnetgen build` of the spec `origin`, with its overrides, into `out_dir`."""
+    words = ["resnetgen", "build", origin, *settings]
+    if out_dir != DEFAULT_OUT_DIR:
+        words += ["-o", out_dir]
     return shlex.join(words)
 
 
@@ -72,9 +72,11 @@ def outputs(specs: list[LoadedSpec], out_dir: str) -> list[Output]:
     # its regenerate command runs, so they do not depend on where resnetgen was run;
     # outside any project they are absolute.
     root = project_root(Path(out_dir))
+    shown_out_dir = _from_root(Path(out_dir).resolve(), root)
     for spec in specs:
-        command = regenerate_command(spec, Path(out_dir), root)
-        provenance = Provenance(spec_origin(spec, root), spec.sha256, command)
+        origin = spec_origin(spec, root)
+        command = regenerate_command(origin, spec.command_line_settings, shown_out_dir)
+        provenance = Provenance(origin, spec.sha256, command)
         code = render_model(spec.plan, spec.analysis, provenance)
         verify_source(code, spec.plan.name)
         card = render_card(spec.plan, spec.analysis, provenance)
