@@ -140,10 +140,8 @@ def within_project(candidate: Path, here: Path) -> bool:
 
 
 def _merge(parent: ResolvedSource, child: ResolvedSource) -> ResolvedSource:
-    inherited = {k: v for k, v in parent.data.items() if k not in OWN_FIELDS}
+    inherited, values, keys = _leave_out(parent, OWN_FIELDS)
     data = _deep_merge(inherited, child.data)
-    values = {p: loc for p, loc in parent.values.items() if not _own(p)}
-    keys = {p: loc for p, loc in parent.keys.items() if not _own(p)}
     for path in child.values:
         if not isinstance(_value_at(data, path), dict):
             _drop_below(values, path)
@@ -153,8 +151,18 @@ def _merge(parent: ResolvedSource, child: ResolvedSource) -> ResolvedSource:
     return ResolvedSource(data, values, keys, child.chain + parent.chain)
 
 
-def _own(path: Path_) -> bool:
-    return bool(path) and path[0] in OWN_FIELDS
+def _leave_out(
+    source: ResolvedSource, fields: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[Path_, Location], dict[Path_, Location]]:
+    """`source`'s data, value positions and key positions without the top-level `fields`."""
+
+    def kept(path: Path_) -> bool:
+        return not path or path[0] not in fields
+
+    data = {k: v for k, v in source.data.items() if k not in fields}
+    values = {p: at for p, at in source.values.items() if kept(p)}
+    keys = {p: at for p, at in source.keys.items() if kept(p)}
+    return data, values, keys
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -195,24 +203,13 @@ def apply_overrides(
     where the variant came from. Each value is YAML, read by the spec's own rules; a
     problem in it is reported at the override that set it.
     """
-    data = {k: v for k, v in source.data.items() if k not in VARIANT_FIELDS}
-    values = {p: at for p, at in source.values.items() if not p or p[0] not in VARIANT_FIELDS}
-    keys = {p: at for p, at in source.keys.items() if not p or p[0] not in VARIANT_FIELDS}
-    options = override_options(overrides, name)
-    settings = [value if option == "--set" else f"name={value}" for option, value in options]
-    words = [f"{option} {value}" for option, value in options]
-    if "description" not in {s.partition("=")[0].strip() for s in settings}:
+    data, values, keys = _leave_out(source, VARIANT_FIELDS)
+    settings = [_setting(option, value) for option, value in override_options(overrides, name)]
+    if ("description",) not in {parts for _, parts, _ in settings}:
         base = source.data.get("name") or source.file.display
-        data["description"] = f"{base} with {' '.join(words)}."
-        values[("description",)] = Location(words[0])
-    for setting, shown in zip(settings, words, strict=True):
-        field, equals, text = setting.partition("=")
-        parts = tuple(field.strip().split("."))
-        if not equals or not all(part.isidentifier() for part in parts):
-            message = f"expected FIELD=VALUE with FIELD like stages.depths (given {setting!r})"
-            raise SpecError([Problem(Location(shown), "", message)])
-        if shown.startswith("--set") and parts[0] in NOT_SET:
-            raise SpecError([Problem(Location(shown), parts[0], NOT_SET[parts[0]])])
+        data["description"] = f"{base} with {' '.join(shown for shown, _, _ in settings)}."
+        values[("description",)] = Location(settings[0][0])
+    for shown, parts, text in settings:
         value = parse_value(text, shown)
         overlay: dict[str, Any] = {parts[-1]: value}
         for part in reversed(parts[:-1]):
@@ -226,6 +223,21 @@ def apply_overrides(
         values[parts] = keys[parts] = Location(shown)
         _mark_below(values, parts, value, Location(shown))
     return ResolvedSource(data, values, keys, source.chain)
+
+
+def _setting(option: str, value: str) -> tuple[str, Path_, str]:
+    """An override as it is shown, the field path it sets, and the YAML text of its value."""
+    shown = f"{option} {value}"
+    if option == "--name":
+        return shown, ("name",), value
+    field, equals, text = value.partition("=")
+    parts = tuple(field.strip().split("."))
+    if not equals or not all(part.isidentifier() for part in parts):
+        message = f"expected FIELD=VALUE with FIELD like stages.depths (given {value!r})"
+        raise SpecError([Problem(Location(shown), "", message)])
+    if parts[0] in NOT_SET:
+        raise SpecError([Problem(Location(shown), parts[0], NOT_SET[parts[0]])])
+    return shown, parts, text
 
 
 def _mark_below(table: dict[Path_, Location], path: Path_, value: Any, where: Location) -> None:
