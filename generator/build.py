@@ -16,6 +16,10 @@ from generator.verify import verify_source
 DEFAULT_OUT_DIR = "generated"
 
 
+class OverridesNeedOneSpec(ValueError):
+    """--set or --name given with several specs: a mistake in the command, not a spec."""
+
+
 def load_all(
     arguments: list[str], overrides: tuple[str, ...] = (), name: str | None = None
 ) -> list[LoadedSpec]:
@@ -24,7 +28,7 @@ def load_all(
     Overrides and a new name apply to a single spec only.
     """
     if (overrides or name is not None) and len(set(arguments)) != 1:
-        raise ValueError("--set and --name apply to one spec at a time")
+        raise OverridesNeedOneSpec("--set and --name apply to a single SPEC")
     loaded: list[LoadedSpec] = []
     problems: list[Problem] = []
     for argument in dict.fromkeys(arguments):

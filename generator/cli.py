@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from generator import __version__
-from generator.build import DEFAULT_OUT_DIR, load_all, outputs
+from generator.build import DEFAULT_OUT_DIR, OverridesNeedOneSpec, load_all, outputs
 from generator.compare import compare
 from generator.errors import Problem, SpecError
 from generator.files import WriteRefused, write_all
@@ -56,13 +56,6 @@ def override_options(command: F) -> F:
     )(command)
 
 
-def _single_spec_for_overrides(
-    specs: tuple[str, ...], overrides: tuple[str, ...], name: str | None
-) -> None:
-    if (overrides or name is not None) and len(set(specs)) != 1:
-        raise click.UsageError("--set and --name apply to a single SPEC")
-
-
 def _reports_errors(command: F) -> F:
     """Bad specs and refused writes become one line per problem and exit status 1."""
 
@@ -85,6 +78,8 @@ def _reports_errors(command: F) -> F:
             else:
                 for message in [*messages, "nothing was written"]:
                     click.echo(message, err=True)
+        except OverridesNeedOneSpec as error:
+            raise click.UsageError(str(error)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
@@ -169,7 +164,6 @@ def build(
 
     All of them, or nothing if any SPEC is invalid.
     """
-    _single_spec_for_overrides(specs, overrides, name)
     with _progress(list(specs), "building", shown=not (quiet or as_json)) as items:
         loaded = load_all(list(items), overrides, name)
         targets = outputs(loaded, out_dir)
@@ -222,7 +216,6 @@ def validate(
     as_json: bool,
 ) -> None:
     """Check each SPEC and report every problem found."""
-    _single_spec_for_overrides(specs, overrides, name)
     loaded = load_all(list(specs), overrides, name)
     if as_json:
         _emit_json({"specs": [_summary_json(spec) for spec in loaded]})
