@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import Location, Problem, SpecError, describe
-from generator.resources import project_root, zoo_names, zoo_path
+from generator.resources import SPEC_SUFFIXES, names_a_file, project_root, zoo_names, zoo_path
 from generator.source import Path_, SourceFile, parse_value, read_source
 
 MAX_CHAIN = 8
-SPEC_SUFFIXES = (".yaml", ".yml")
 OWN_FIELDS = ("name", "description", "reference", "extends")
 VARIANT_FIELDS = ("description", "reference")  # a variant's name may stay its base's
 NOT_SET = {"name": "is set with --name", "extends": "is not set on the command line"}
@@ -95,7 +94,7 @@ def _find_parent(parent_name: Any, source: SourceFile, at: Location) -> tuple[Pa
 
 def _parent_file(parent_name: str, source: SourceFile, at: Location) -> tuple[Path, str]:
     here = source.path.parent
-    if parent_name.endswith(SPEC_SUFFIXES) or "/" in parent_name:
+    if names_a_file(parent_name):
         candidate = here / parent_name  # an absolute name replaces `here`; _confine judges it
         _confine(candidate, here, parent_name, at)
         if not parent_name.endswith(SPEC_SUFFIXES):

@@ -20,7 +20,7 @@ from generator.analysis import Analysis, analyse
 from generator.errors import Location, Problem, SpecError, describe, dotted
 from generator.inherit import ResolvedSource, apply_overrides, override_options, resolve
 from generator.plan import Plan, PlanError, build_plan
-from generator.resources import zoo_names, zoo_path
+from generator.resources import names_a_file, zoo_names, zoo_path
 from generator.rules import check_consistency
 from generator.spec import FieldPath, Spec
 
@@ -62,7 +62,7 @@ class LoadedSpec:
 def locate_spec(argument: str) -> Path:
     """The file a command-line SPEC argument names: a path, else a zoo name."""
     path = Path(argument)
-    if path.exists() or argument.endswith((".yaml", ".yml")) or "/" in argument:
+    if path.exists() or names_a_file(argument):
         return path
     in_zoo = zoo_path(argument)
     if in_zoo is not None:

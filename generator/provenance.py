@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from generator import __version__
+from generator.resources import names_a_file
 
 Style = Literal["python", "markdown"]
 COMMENTS: dict[Style, tuple[str, str]] = {"python": ("# ", ""), "markdown": ("<!-- ", " -->")}
@@ -28,8 +29,7 @@ class Provenance:
 
     @property
     def source(self) -> str:
-        from_zoo = "/" not in self.origin and not self.origin.endswith((".yaml", ".yml"))
-        return f"the zoo spec {self.origin}" if from_zoo else self.origin
+        return self.origin if names_a_file(self.origin) else f"the zoo spec {self.origin}"
 
 
 def with_header(provenance: Provenance, body: str, style: Style) -> str:

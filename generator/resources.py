@@ -7,6 +7,7 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 PROJECT_MARKERS = (".git", "pyproject.toml")
+SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 def bundled_dir(name: str) -> Path:
@@ -35,6 +36,11 @@ def _natural(name: str) -> list[str | int]:
 def zoo_path(name: str) -> Path | None:
     path = zoo_dir() / f"{name}.yaml"
     return path if name in zoo_names() else None
+
+
+def names_a_file(text: str) -> bool:
+    """Whether a spec reference is a file path rather than a spec's name."""
+    return text.endswith(SPEC_SUFFIXES) or "/" in text
 
 
 def is_zoo_file(path: Path) -> bool:
