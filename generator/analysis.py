@@ -150,6 +150,8 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
     if isinstance(layer, MaxPool | AvgPool):
         if isinstance(layer, MaxPool):
             window = (layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
+        elif layer.same:
+            window = (1, 1, 0, False)  # the padding makes up for the window's second pixel
         else:
             window = (layer.stride, layer.stride, 0, True)
         out = (channels, _out(height, *window), _out(width, *window))

@@ -59,9 +59,14 @@ class MaxPool:
 
 @dataclass(frozen=True)
 class AvgPool:
-    """The ResNet-D shortcut pool: a `stride`-sized window in ceil mode, as timm builds it."""
+    """The ResNet-D shortcut pool: a `stride`-sized window in ceil mode, as timm builds it.
+
+    `same`: in a dilated stage of stride 1, timm's 2x2 window at stride 1 over the input
+    zero-padded by one pixel on the right and below, so the size stays.
+    """
 
     stride: int
+    same: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,8 @@ def build_plan(spec: Spec) -> Plan:
                 width=width,
                 out_channels=out_channels,
                 stride=stride if is_first else 1,
-                dilation=previous_dilation if is_first else dilation,
+                first_dilation=previous_dilation if is_first else dilation,
+                dilation=dilation,
             )
             shortcut = first if is_first else _later_shortcut(stages.shortcut)
             blocks.append(
@@ -332,15 +338,13 @@ def build_plan(spec: Spec) -> Plan:
     final_norm: tuple[Named, ...] = ()
     if stages.preactivation:
         final_norm = (("norm", _norm(spec, in_channels)),)
+    num_classes = spec.head.num_classes
+    classifier = (("fc", Linear(in_channels, num_classes)),) if num_classes else ()
     head = HeadPlan(
         in_features=in_channels,
-        num_classes=spec.head.num_classes,
+        num_classes=num_classes,
         dropout=spec.head.dropout,
-        layers=(
-            *final_norm,
-            ("global_pool", GlobalAvgPool()),
-            ("fc", Linear(in_channels, spec.head.num_classes)),
-        ),
+        layers=(*final_norm, ("global_pool", GlobalAvgPool()), *classifier),
     )
     resize = spec.input.resize
     plan = Plan(
@@ -380,7 +384,8 @@ class _Block:
     width: int
     out_channels: int
     stride: int
-    dilation: int  # of its 3x3 convs
+    first_dilation: int  # of its first 3x3 conv: a stage's first block keeps the previous one's
+    dilation: int  # of the stage, and so of a basic block's second 3x3 conv
 
 
 def _drop_path_rates(largest: float, blocks: int) -> list[float]:
@@ -407,8 +412,8 @@ def _check_group_norm(plan: Plan) -> None:
 def _attention_size(spec: Spec, channels: int) -> int | None:
     attention = spec.stages.attention
     if attention.type == "se":
-        # timm's make_divisible(channels / reduction, 8, round_limit=0)
-        return max(8, int(channels / attention.reduction + 4) // 8 * 8)
+        # timm's make_divisible(channels * rd_ratio, 8, round_limit=0), rd_ratio = 1 / reduction
+        return max(8, int(channels * (1 / attention.reduction) + 4) // 8 * 8)
     if attention.type == "eca":
         # The ECA paper's adaptive kernel: the odd size nearest (log2(C) + 1) / 2, at least 3.
         size = int(abs(math.log(channels, 2) + 1) / 2)
@@ -474,10 +479,11 @@ def _stem_pool(spec: Spec) -> StemPool | None:
 def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
     """The residual branch; pre-activation puts each norm before its conv, on its input."""
     bias = spec.conv_bias
-    width, out, dilation = block.width, block.out_channels, block.dilation
+    width, out = block.width, block.out_channels
+    first, dilation = block.first_dilation, block.dilation
     if block.kind == "basic":
         convs = [
-            Conv(block.in_channels, width, 3, block.stride, dilation, 1, bias, dilation),
+            Conv(block.in_channels, width, 3, block.stride, first, 1, bias, first),
             Conv(width, out, 3, 1, dilation, 1, bias, dilation),
         ]
     else:
@@ -486,7 +492,7 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         groups = spec.stages.groups
         convs = [
             Conv(block.in_channels, width, 1, stride=stride_1x1, bias=bias),
-            Conv(width, width, 3, stride_3x3, dilation, groups, bias, dilation),
+            Conv(width, width, 3, stride_3x3, first, groups, bias, first),
             Conv(width, out, 1, bias=bias),
         ]
     preact = spec.stages.preactivation
@@ -504,16 +510,16 @@ def _shortcut(kind: str, block: _Block, spec: Spec) -> tuple[Named, ...]:
     if kind == "zero_pad":
         return (("downsample", PadChannels(stride, out_channels - in_channels)),)
     bias = spec.conv_bias
-    layers: list[Layer] = []
+    # An avg-pool shortcut always has a pool slot, empty at stride 1 in an undilated stage,
+    # so that its conv and norm stay at .1 and .2.
+    layers: list[Layer | None] = []
     if kind == "avg_down":
-        if stride > 1:
-            layers.append(AvgPool(stride))
-        conv = Conv(in_channels, out_channels, 1, bias=bias)
+        pool = (
+            AvgPool(stride) if stride > 1 else AvgPool(1, same=True) if block.dilation > 1 else None
+        )
+        layers += [pool, Conv(in_channels, out_channels, 1, bias=bias)]
     else:
-        conv = Conv(in_channels, out_channels, 1, stride=stride, bias=bias)
-    layers.append(conv)
+        layers.append(Conv(in_channels, out_channels, 1, stride=stride, bias=bias))
     if spec.stages.shortcut_norm:
         layers.append(_norm(spec, out_channels))
-    # An avg-pool shortcut keeps an empty pool slot at stride 1: conv and norm stay at .1 and .2.
-    offset = 1 if kind == "avg_down" and stride == 1 else 0
-    return tuple((f"downsample.{i + offset}", layer) for i, layer in enumerate(layers))
+    return tuple((f"downsample.{i}", layer) for i, layer in enumerate(layers) if layer is not None)

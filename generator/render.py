@@ -13,7 +13,7 @@ import unicodedata
 import jinja2
 
 from generator.analysis import Analysis
-from generator.plan import Plan
+from generator.plan import AvgPool, Plan, StagePlan
 from generator.provenance import Provenance, with_header
 from generator.report import (
     ACTIVATIONS_NOTE,
@@ -106,11 +106,66 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             "identity_first": uses_downsample and "identity" in shortcuts,
             "conv1x1": "bottleneck" in plan.block_kinds
             or (uses_downsample and plan.shortcut != "zero_pad"),
-            "avg_down_stride_one": any(
-                stage.first_shortcut == "avg_down" and stage.stride == 1 for stage in plan.stages
-            ),
         },
+        **_avg_down_pool(plan),
     }
+
+
+# The pool slot of a ResNet-D shortcut, by the kind of stage it opens: a comment and the module.
+AVG_DOWN_POOLS = {
+    "empty": (
+        ("An empty slot keeps the conv at index 1 and the norm at 2, as in timm.",),
+        "nn.Identity()",
+    ),
+    "same": (
+        (
+            "A dilated stage keeps timm's 2x2 window: at stride 1, over the input padded",
+            "by one pixel right and below.",
+        ),
+        "nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.AvgPool2d(2, stride=1))",
+    ),
+    "strided": ((), "nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)"),
+}
+
+
+def _avg_down_pool(plan: Plan) -> dict[str, object]:
+    """The ResNet-D shortcut's pool slot: a branch per kind of pool the stages use, no more."""
+    used = {_pool_kind(stage) for stage in plan.stages if stage.first_shortcut == "avg_down"}
+    conditions = {
+        "empty": " and ".join(
+            [
+                *(["stride == 1"] if "strided" in used else []),
+                *(["dilation == 1"] if "same" in used else []),
+            ]
+        ),
+        "same": "stride == 1",
+    }
+    kinds = [kind for kind in AVG_DOWN_POOLS if kind in used]
+    lines = []
+    for index, kind in enumerate(kinds):
+        comment, module = AVG_DOWN_POOLS[kind]
+        indent = " " * (4 if len(kinds) == 1 else 8)
+        if len(kinds) > 1:
+            last = index == len(kinds) - 1
+            lines.append(
+                "    else:" if last else f"    {'elif' if index else 'if'} {conditions[kind]}:"
+            )
+        lines += [f"{indent}# {line}" for line in comment]
+        annotation = ": nn.Module" if index == 0 and len(kinds) > 1 else ""
+        lines.append(f"{indent}pool{annotation} = {module}")
+    arguments = ["in_channels", "out_channels", "stride", *(["dilation"] if "same" in used else [])]
+    return {
+        "avg_down_pool": lines,
+        "downsample_parameters": [f"{name}: int" for name in arguments],
+        "downsample_call": f"downsample({', '.join(arguments)})",
+    }
+
+
+def _pool_kind(stage: StagePlan) -> str:
+    pool = stage.blocks[0].shortcut[0][1]
+    if not isinstance(pool, AvgPool):
+        return "empty"
+    return "same" if pool.same else "strided"
 
 
 def _block_interface(plan: Plan) -> dict[str, object]:
@@ -125,10 +180,11 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     classes = {"basic": f"{prefix}BasicBlock", "bottleneck": f"{prefix}Bottleneck"}
     has_width = mixed or plan.block_kinds == ("bottleneck",)
     attention = ATTENTION_PARAMETER.get(plan.attention)
-    optional = [
-        *([attention] if attention else []),
-        *(["dilation"] if plan.dilated else []),
-    ]
+    # A basic block's two 3x3 convs differ in dilation where a dilated stage starts (the
+    # first keeps the previous stage's); a bottleneck's one 3x3 takes its block's first.
+    two_dilations = plan.dilated and "basic" in plan.block_kinds
+    dilations = ["dilation", "first_dilation"] if two_dilations else ["dilation"]
+    optional = [*([attention] if attention else []), *(dilations if plan.dilated else [])]
     width = ["width"] if has_width else []
     identity = "None" if plan.preactivation else "nn.Identity()"
     downsample_type = "nn.Module | None" if plan.preactivation else "nn.Module"
@@ -149,11 +205,15 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "out_channels: int",
         "depth: int",
         "stride: int",
-        *(f"{name}: int" for name in optional),
-        *(["first_dilation: int"] if plan.dilated else []),
+        *([f"{attention}: int"] if attention else []),
+        *(["dilation: int", "first_dilation: int"] if plan.dilated else []),
         *(["drop_path: list[float]"] if plan.drop_path else []),
     ]
-    first_optional = ["first_dilation" if name == "dilation" else name for name in optional]
+    first_optional = [*([attention] if attention else [])]
+    later_optional = list(first_optional)
+    if plan.dilated:
+        first_optional += ["dilation", "first_dilation"] if two_dilations else ["first_dilation"]
+        later_optional += ["dilation"] * len(dilations)
     later_shortcut = "shortcut" if plan.shortcut == "projection_all" else identity
     stage_args = {}
     first_block = 0
@@ -170,6 +230,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         first_block += stage.depth
         stage_args[stage.name] = args
     dilation = ["dilation=dilation"] if plan.dilated else []
+    first_dilation = ["dilation=first_dilation"] if plan.dilated else []
     groups = [f"groups={plan.groups}"] if plan.groups > 1 else []
     stride = ["stride"] if plan.stride_on == "3x3" else []
     return {
@@ -193,8 +254,14 @@ def _block_interface(plan: Plan) -> dict[str, object]:
                 f"bias={plan.conv_bias!r}",
             ],
         },
-        "bottleneck_conv2": ["width", "width", *stride, *groups, *dilation],
-        "basic_dilation": dilation,
+        "bottleneck_conv2": [
+            "width",
+            "width",
+            *stride,
+            *groups,
+            *(first_dilation if two_dilations else dilation),
+        ],
+        "basic_dilation": {"conv1": first_dilation, "conv2": dilation},
         "downsample_type": downsample_type,
         "zero_init": {
             "basic": "conv2" if plan.preactivation else "bn2",
@@ -209,7 +276,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "block_args": {
             "first": [*width, "out_channels", "stride", "shortcut", *first_optional]
             + (["drop_path[0]"] if plan.drop_path else []),
-            "later": [*width, "out_channels", 1, later_shortcut, *optional]
+            "later": [*width, "out_channels", 1, later_shortcut, *later_optional]
             + (["drop_path[index]"] if plan.drop_path else []),
         },
         "stage_args": stage_args,
@@ -286,7 +353,9 @@ def _diagram(plan: Plan, analysis: Analysis) -> list[tuple[str, str]]:
         detail = " ".join([f"{stage.depth} x {stage.block}", *extras])
         nodes.append((stage.name, f"{stage.name}<br/>{detail}<br/>{size(stage.name)}"))
     dropout = f", dropout {plan.head.dropout}" if plan.head.dropout else ""
-    head = f"head<br/>average pool{dropout}, fc<br/>{plan.head.num_classes} classes"
+    classes = plan.head.num_classes
+    classifier = f"fc<br/>{classes} classes" if classes else "no classifier<br/>pooled features"
+    head = f"head<br/>average pool{dropout}, {classifier}"
     nodes.append(("head", head))
     return nodes
 

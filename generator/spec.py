@@ -245,7 +245,11 @@ class Stages(_Section):
 
 
 class Head(_Section):
-    num_classes: Annotated[StrictInt, Field(ge=1, le=100_000)] = 1000
+    num_classes: Annotated[StrictInt, Field(ge=0, le=100_000)] = Field(
+        1000,
+        description="Classifier outputs; 0 leaves the classifier out, so that forward returns "
+        "the pooled features (timm's num_classes=0).",
+    )
     dropout: Annotated[StrictFloat, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = Field(
         0.0, description="Dropout before the classifier."
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import timm
 import torch
 import torchvision
 from torchvision.ops.misc import FrozenBatchNorm2d as TorchvisionFrozenBatchNorm2d
@@ -13,7 +14,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d as TorchvisionFrozenBatchNorm
 from generator.load import load
 from generator.plan import Conv, Norm
 
-from .conftest import import_file, randomise_norms
+from .conftest import build_into, import_file, randomise_norms
 
 
 def _build(zoo_files, name: str) -> torch.nn.Module:
@@ -81,8 +82,37 @@ def test_dilated_basic_blocks_keep_their_resolution(zoo_files) -> None:
     ]
     layers = dict(load("resnet18_os8").plan.named_layers())
     assert layers["layer3.0.conv1"] == Conv(128, 256, 3, 1, 1, 1, False, 1)  # previous dilation
+    assert layers["layer3.0.conv2"] == Conv(256, 256, 3, 1, 2, 1, False, 2)  # its own
     assert layers["layer3.1.conv1"] == Conv(256, 256, 3, 1, 2, 1, False, 2)
-    assert layers["layer4.0.conv2"] == Conv(512, 512, 3, 1, 2, 1, False, 2)
+    assert layers["layer4.0.conv1"] == Conv(256, 512, 3, 1, 2, 1, False, 2)
+    assert layers["layer4.0.conv2"] == Conv(512, 512, 3, 1, 4, 1, False, 4)
+
+
+def test_dilated_basic_blocks_are_timms_output_stride_8(zoo_files) -> None:
+    reference = timm.create_model("resnet18", output_stride=8).eval()
+    randomise_norms(reference, torch.Generator().manual_seed(1))
+    model = _build(zoo_files, "resnet18_os8").eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(1, 3, 97, 103)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
+def test_dilated_avg_down_shortcuts_are_timms_output_stride_16(tmp_path) -> None:
+    # timm pools a dilated stage's shortcut with a "same"-padded 2x2 window at stride 1.
+    spec = tmp_path / "resnet50d_os16.yaml"
+    spec.write_text(
+        "name: resnet50d_os16\nextends: resnet50d\n"
+        "stages: {strides: [1, 2, 2, 1], dilations: [1, 1, 1, 2]}\n"
+    )
+    (path,) = [p for p in build_into(tmp_path, str(spec)) if p.suffix == ".py"]
+    model = import_file(path).resnet50d_os16().eval()
+    reference = timm.create_model("resnet50d", output_stride=16).eval()
+    randomise_norms(reference, torch.Generator().manual_seed(1))
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(1, 3, 97, 103)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
 
 
 def test_frozen_batch_norm_loads_torchvision_weights_and_stays_frozen(zoo_files) -> None:
@@ -162,3 +192,29 @@ def test_activation_and_its_init_gain(tmp_path, write_spec, activation, module, 
     weight = model.layer1[0].conv2.weight  # 256 x 256 x 3 x 3, fan-out 2304
     expected = gain / math.sqrt(256 * 9)
     assert abs(weight.std().item() / expected - 1) < 0.02
+
+
+def test_headless_spec_is_timms_num_classes_0(tmp_path) -> None:
+    spec = tmp_path / "resnet26d_features.yaml"
+    spec.write_text("name: resnet26d_features\nextends: resnet26d\nhead: {num_classes: 0}\n")
+    (path,) = [p for p in build_into(tmp_path, str(spec)) if p.suffix == ".py"]
+    model = import_file(path).resnet26d_features().eval()
+    assert load(str(spec)).analysis.params == sum(p.numel() for p in model.parameters())
+    reference = timm.create_model("resnet26d", num_classes=0).eval()
+    randomise_norms(reference, torch.Generator().manual_seed(1))
+    model.load_state_dict(reference.state_dict(), strict=True)  # no fc keys on either side
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        features = model(x)
+        torch.testing.assert_close(features, reference(x), rtol=0, atol=0)
+    assert features.shape == (2, 2048)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "cifar_resnet20", "preact_resnet18"])
+def test_factory_num_classes_0_returns_the_pooled_features(zoo_files, name: str) -> None:
+    model = getattr(import_file(zoo_files[name]), name)(num_classes=0).eval()
+    assert not any(key.startswith("fc.") for key in model.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.forward_head(model.forward_features(x), True))
+    assert model(x).shape == (2, model.stage_channels[-1])
