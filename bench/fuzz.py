@@ -1,9 +1,13 @@
-"""The long fuzz run: the property tests with 10,000 examples each instead of 200.
+"""The long fuzz runs, with fresh random draws each time:
 
-    python bench/fuzz.py [--examples N]
+- the property tests (tests/test_properties.py), 10,000 examples each instead of 200;
+- the differential oracle (tests/test_oracle.py), 1,000 constructor configurations each
+  of timm's and torchvision's ResNet instead of the fixed 40 and 15 of CI.
 
-Prints hypothesis's statistics for each property and exits non-zero if any example
-failed. The properties live in tests/test_properties.py.
+    python bench/fuzz.py [--examples N] [--oracle-examples N] [--only properties|oracle]
+
+Prints hypothesis's statistics for each property (examples drawn, passing, failing,
+what they covered) and exits non-zero if any example failed.
 """
 
 from __future__ import annotations
@@ -20,18 +24,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--oracle-examples", type=int, default=1_000)
+    parser.add_argument("--only", choices=["properties", "oracle"], default=None)
     args = parser.parse_args()
+    files = {"properties": "tests/test_properties.py", "oracle": "tests/test_oracle.py"}
+    chosen = [files[args.only]] if args.only else list(files.values())
     command = [
         sys.executable,
         "-m",
         "pytest",
-        "tests/test_properties.py",
+        *chosen,
         "-q",
         "-p",
         "no:cacheprovider",
         "--hypothesis-show-statistics",
     ]
-    env = {**os.environ, "RESNETGEN_FUZZ_EXAMPLES": str(args.examples)}
+    env = {
+        **os.environ,
+        "RESNETGEN_FUZZ_EXAMPLES": str(args.examples),
+        "RESNETGEN_ORACLE_EXAMPLES": str(args.oracle_examples),
+    }
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 

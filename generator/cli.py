@@ -373,19 +373,26 @@ def _macs_change(before: int, after: int, scale: int) -> str:
     return sign + format_macs(abs(after - before), scale)
 
 
+def spec_folder_options(command: F) -> F:
+    """-d/--dir and --force, for the commands that write a spec."""
+    command = click.option("--force", is_flag=True, help="Replace an existing spec of that name.")(
+        command
+    )
+    return click.option(
+        "-d",
+        "--dir",
+        "directory",
+        default="specs",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Where the spec goes.",
+    )(command)
+
+
 @main.command()
 @click.argument("name")
 @click.option("--from", "base", required=True, help="The spec to start from: a zoo name or a path.")
-@click.option(
-    "-d",
-    "--dir",
-    "directory",
-    default="specs",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Where the new spec goes.",
-)
-@click.option("--force", is_flag=True, help="Replace an existing spec of that name.")
+@spec_folder_options
 @_reports_errors
 def new(name: str, base: str, directory: str, force: bool) -> None:
     """Write DIR/NAME.yaml: a spec that extends --from and changes nothing yet."""
@@ -394,6 +401,32 @@ def new(name: str, base: str, directory: str, force: bool) -> None:
     path = new_spec(name, base, Path(directory), force)
     click.echo(f"wrote {path}")
     click.echo(f"edit it, then: resnetgen build {path}")
+
+
+@main.command(name="import")
+@click.argument("reference")
+@click.option(
+    "--arg",
+    "arguments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A constructor argument, its value in YAML: --arg output_stride=16 (repeatable).",
+)
+@click.option("--name", default=None, help="The spec's name (default: the model's).")
+@spec_folder_options
+@_reports_errors
+def import_model(
+    reference: str, arguments: tuple[str, ...], name: str | None, directory: str, force: bool
+) -> None:
+    """Write DIR/NAME.yaml: the shortest spec of REFERENCE (timm/NAME or torchvision/NAME)
+    built with the given constructor arguments. Needs torch and the reference's library."""
+    from generator.importer import import_reference
+
+    imported = import_reference(reference, arguments, name, Path(directory), force)
+    base = f"extends {imported.extends}" if imported.extends else "standalone"
+    weights = f"loads {reference}'s checkpoints" if imported.loadable else "new weights"
+    click.echo(f"wrote {imported.path} ({base}; {weights})")
+    click.echo(f"build it: resnetgen build {imported.path}")
 
 
 @main.command()

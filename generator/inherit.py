@@ -140,7 +140,7 @@ def within_project(candidate: Path, here: Path) -> bool:
 
 def _merge(parent: ResolvedSource, child: ResolvedSource) -> ResolvedSource:
     inherited, values, keys = _leave_out(parent, OWN_FIELDS)
-    data = _deep_merge(inherited, child.data)
+    data = deep_merge(inherited, child.data)
     for path in child.values:
         if not isinstance(_value_at(data, path), dict):
             _drop_below(values, path)
@@ -164,11 +164,11 @@ def _leave_out(
     return data, values, keys
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -213,7 +213,7 @@ def apply_overrides(
         overlay: dict[str, Any] = {parts[-1]: value}
         for part in reversed(parts[:-1]):
             overlay = {part: overlay}
-        data = _deep_merge(data, overlay)
+        data = deep_merge(data, overlay)
         if not isinstance(value, dict):
             _drop_below(values, parts)
             _drop_below(keys, parts)

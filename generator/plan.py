@@ -261,7 +261,7 @@ def build_plan(spec: Spec) -> Plan:
     widths = stages.widths or [64 * 2**i for i in range(count)]
     strides = stages.strides or [1] + [2] * (count - 1)
     dilations = stages.dilations or [1] * count
-    rates = _drop_path_rates(stages.drop_path, sum(stages.depths))
+    rates = drop_path_rates(stages.drop_path, sum(stages.depths))
 
     stem = _stem(spec)
     problems: list[tuple[FieldPath, str]] = []
@@ -273,7 +273,9 @@ def build_plan(spec: Spec) -> Plan:
     ):
         out_channels = base * EXPANSION[kind]
         width = (
-            base * stages.width_per_group // 64 * stages.groups if kind == "bottleneck" else base
+            bottleneck_width(base, stages.width_per_group, stages.groups)
+            if kind == "bottleneck"
+            else base
         )
         if width < 1:
             message = f"gives stage {index + 1} a bottleneck width of 0; raise it or the width"
@@ -388,7 +390,7 @@ class _Block:
     dilation: int  # of the stage, and so of a basic block's second 3x3 conv
 
 
-def _drop_path_rates(largest: float, blocks: int) -> list[float]:
+def drop_path_rates(largest: float, blocks: int) -> list[float]:
     """Stochastic depth rising linearly from 0 at the first block to `largest` at the last.
 
     The generated file computes the same list with the same expression.
@@ -409,11 +411,21 @@ def _check_group_norm(plan: Plan) -> None:
             raise PlanError([(("norm", "groups"), message)])
 
 
+def bottleneck_width(width: int, width_per_group: int, groups: int) -> int:
+    """The inner width of a bottleneck of base `width`, as torchvision and timm compute it."""
+    return width * width_per_group // 64 * groups
+
+
+def se_hidden(channels: int, reduction: int) -> int:
+    """Squeeze-and-excitation's hidden width: timm's make_divisible(channels * rd_ratio, 8,
+    round_limit=0) with rd_ratio = 1 / reduction."""
+    return max(8, int(channels * (1 / reduction) + 4) // 8 * 8)
+
+
 def _attention_size(spec: Spec, channels: int) -> int | None:
     attention = spec.stages.attention
     if attention.type == "se":
-        # timm's make_divisible(channels * rd_ratio, 8, round_limit=0), rd_ratio = 1 / reduction
-        return max(8, int(channels * (1 / attention.reduction) + 4) // 8 * 8)
+        return se_hidden(channels, attention.reduction)
     if attention.type == "eca":
         # The ECA paper's adaptive kernel: the odd size nearest (log2(C) + 1) / 2, at least 3.
         size = int(abs(math.log(channels, 2) + 1) / 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from generator.errors import Location, Problem, SpecError
 from generator.files import write_atomic
 from generator.inherit import within_project
-from generator.load import PATTERN_HELP, load, locate_spec
+from generator.load import PATTERN_HELP, LoadedSpec, load, locate_spec
 from generator.resources import is_zoo_file, nearest_holding
 from generator.spec import Name
 
@@ -22,6 +23,17 @@ SCHEMA_FILE = "resnetgen.schema.json"
 def new_spec(name: str, base: str, directory: Path, force: bool = False) -> Path:
     """Write DIRECTORY/NAME.yaml extending BASE, after checking that it loads."""
     where = Location(f"resnetgen new {name}")
+    check_name(name, where)
+    target = directory / f"{name}.yaml"
+    base_path = locate_spec(base)
+    try:
+        return _write_new(name, base_path, directory, target, force, where)
+    except OSError as error:
+        raise cannot_write(target, error, where) from None
+
+
+def check_name(name: str, where: Location) -> None:
+    """Refuse a name a spec could not have, as the spec's own `name:` would be refused."""
     try:
         TypeAdapter(Name).validate_python(name)
     except ValidationError as error:
@@ -30,13 +42,11 @@ def new_spec(name: str, base: str, directory: Path, force: bool = False) -> Path
         if first["type"] == "string_pattern_mismatch":
             message = PATTERN_HELP[("name",)]
         raise SpecError([Problem(where, "name", f"{message} (given {name!r})")]) from None
-    target = directory / f"{name}.yaml"
-    base_path = locate_spec(base)
-    try:
-        return _write_new(name, base_path, directory, target, force, where)
-    except OSError as error:
-        message = f"cannot write {target}: {(error.strerror or str(error)).lower()}"
-        raise SpecError([Problem(where, "", message)]) from None
+
+
+def cannot_write(target: Path, error: OSError, where: Location) -> SpecError:
+    message = f"cannot write {target}: {(error.strerror or str(error)).lower()}"
+    return SpecError([Problem(where, "", message)])
 
 
 def _write_new(
@@ -61,23 +71,42 @@ def _write_new(
             f"{base_path} is outside the project of {directory} (a folder with .git or "
             "pyproject.toml, else the spec's own folder); write the new spec beside its base"
         )
-    text = spec_text(name, extends, _schema_comment(directory))
+    text = spec_text(name, extends, schema_comment(directory))
+    write_checked(directory, target, text)
+    return target
+
+
+def write_checked(
+    directory: Path,
+    target: Path,
+    text: str,
+    check: Callable[[LoadedSpec], None] | None = None,
+) -> None:
+    """Write a new spec file once it loads, and passes `check`, where it will stand.
+
+    The trial is a hidden file beside the target, so that `extends:` resolves as it will;
+    when it fails, the trial and every folder made for it go again.
+    """
     made = [folder for folder in (directory, *directory.parents) if not folder.exists()]
     directory.mkdir(parents=True, exist_ok=True)
-    descriptor, trial = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".yaml")
+    descriptor, trial = tempfile.mkstemp(dir=directory, prefix=f".{target.stem}.", suffix=".yaml")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
-        load(trial)
-    except SpecError as error:
+        loaded = load(trial)
+        if check is not None:
+            check(loaded)
+    except BaseException as error:
         Path(trial).unlink(missing_ok=True)
         for folder in made:  # deepest first: the folders made here go again
             folder.rmdir()
-        raise SpecError([_at_target(p, trial, target) for p in error.problems]) from None
+        if isinstance(error, SpecError):
+            problems = [_at_target(p, trial, target) for p in error.problems]
+            raise SpecError(problems) from None
+        raise
     finally:
         Path(trial).unlink(missing_ok=True)
     write_atomic(target, text)
-    return target
 
 
 def _at_target(problem: Problem, trial: str, target: Path) -> Problem:
@@ -101,7 +130,7 @@ def spec_text(name: str, extends: str, schema_comment: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _schema_comment(directory: Path) -> str | None:
+def schema_comment(directory: Path) -> str | None:
     """The editor's schema line, when the project beside the spec has the schema file."""
     folder = nearest_holding(directory, SCHEMA_FILE)
     if folder is None:

@@ -52,6 +52,11 @@ for _name, (_pattern, _first) in _CORE_SCALARS.items():
     _CoreSchemaResolver.add_implicit_resolver(_TAG + _name, re.compile(_pattern), list(_first))
 
 
+def reads_as_string(text: str) -> bool:
+    """Whether `text`, written plain, reads back as a string (not a number, bool or null)."""
+    return not any(re.match(pattern, text) for pattern, _ in _CORE_SCALARS.values())
+
+
 class _PlainComposer(Composer):
     def compose_node(self, parent: Node | None, index: object) -> Node:
         event = self.peek_event()

@@ -289,8 +289,8 @@ class Spec(_Section):
     ] = Field(
         [],
         max_length=4,
-        description="The torchvision or timm model(s) this network reproduces, e.g. "
-        "timm/resnet50d; their checkpoints load into it.",
+        description="The torchvision or timm model(s) whose checkpoints load into this network, "
+        "e.g. timm/resnet50d; a zoo spec reproduces their logits too.",
     )
     input: Input = Input()
     stem: Stem = Stem()

@@ -63,6 +63,12 @@ def build_into(directory: Path, *specs: str) -> list[Path]:
     return [output.path for output, _ in written]
 
 
+def build_model(spec: Path, directory: Path) -> torch.nn.Module:
+    """The model of the spec at `spec`, generated into `directory` and imported."""
+    (path,) = [p for p in build_into(directory, str(spec)) if p.suffix == ".py"]
+    return getattr(import_file(path), path.stem)()
+
+
 @torch.no_grad()
 def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
     """Give every norm random affine parameters and running statistics.

@@ -93,4 +93,5 @@ def test_the_usage_example_runs(tmp_path: Path, monkeypatch) -> None:
     assert namespace["features"].shape == (8, 2048, 7, 7)
     assert namespace["embedding"].shape == (8, 2048)
     assert [s.shape[1] for s in namespace["stages"]] == [256, 512, 1024, 2048]
+    assert namespace["pooled"].shape == (8, 2048)
     assert namespace["logits"].shape == (8, 10)

@@ -11,27 +11,24 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import timm
 import torch
-import torchvision
 
-from generator.load import load
+from generator.importer import instantiate
+from generator.load import LoadedSpec, load
+from generator.model_reader import read_model
+from generator.plan import Plan
+from generator.references import build_reference
+from generator.shortest import anonymous, shortest_spec
 
 from .conftest import ROOT, ZOO, import_file, randomise_norms
 
 SIZES = [(224, 224), (161, 173)]
 RESULTS = Path(os.environ.get("RESNETGEN_PARITY_RESULTS", ROOT / "build" / "parity.json"))
 CASES = [(name, reference) for name in ZOO for reference in load(name).plan.references]
-
-
-def build_reference(reference: str) -> torch.nn.Module:
-    library, model = reference.split("/")
-    if library == "torchvision":
-        return torchvision.models.get_model(model, weights=None)
-    return timm.create_model(model, pretrained=False)
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +46,12 @@ def results():
 
 
 @pytest.mark.parametrize(("name", "reference"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
-def test_same_network_as_the_reference(zoo_files, results, name: str, reference: str) -> None:
+def test_same_network_as_the_reference(
+    zoo_files, results, tmp_path, name: str, reference: str
+) -> None:
     generator = torch.Generator().manual_seed(0)
     expected = build_reference(reference)
+    imported = _imported(expected, name, reference, tmp_path)  # reads the init too: first
     randomise_norms(expected, generator)
     with torch.device("meta"):  # no init: every tensor comes from the reference
         actual = getattr(import_file(zoo_files[name]), name)()
@@ -81,3 +81,27 @@ def test_same_network_as_the_reference(zoo_files, results, name: str, reference:
     for key, value in expected.state_dict().items():
         torch.testing.assert_close(updated[key], value, msg=key)
     results[f"{name} {reference}"] = {"keys_equal": True, "max_abs_diff": worst}
+
+    # `resnetgen import` reads the reference back into the zoo spec's network (the same
+    # but, perhaps, for the init), whose generated model gives the reference's logits.
+    assert _network(imported.plan) == _network(load(name).plan)
+    again = instantiate(imported, meta=True)
+    again.load_state_dict(actual.state_dict(), strict=True, assign=True)
+    expected.eval()
+    again.eval()
+    x = torch.randn(1, 3, *SIZES[-1], generator=generator)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), expected(x))
+
+
+def _imported(model: torch.nn.Module, name: str, reference: str, folder: Path) -> LoadedSpec:
+    """The spec `resnetgen import` writes for `model`, loaded from `folder`."""
+    own = {"name": f"{name}_imported", "description": "", "reference": reference}
+    path = folder / f"{name}_imported.yaml"
+    path.write_text(shortest_spec(read_model(model), own, folder).text)
+    return load(str(path))
+
+
+def _network(plan: Plan) -> Plan:
+    """What makes the logits: the network but for its names, figures and init."""
+    return replace(anonymous(plan), zero_init_residual=False)

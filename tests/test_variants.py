@@ -14,7 +14,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d as TorchvisionFrozenBatchNorm
 from generator.load import load
 from generator.plan import Conv, Norm
 
-from .conftest import build_into, import_file, randomise_norms
+from .conftest import build_into, build_model, import_file, randomise_norms
 
 
 def _build(zoo_files, name: str) -> torch.nn.Module:
@@ -105,8 +105,7 @@ def test_dilated_avg_down_shortcuts_are_timms_output_stride_16(tmp_path) -> None
         "name: resnet50d_os16\nextends: resnet50d\n"
         "stages: {strides: [1, 2, 2, 1], dilations: [1, 1, 1, 2]}\n"
     )
-    (path,) = [p for p in build_into(tmp_path, str(spec)) if p.suffix == ".py"]
-    model = import_file(path).resnet50d_os16().eval()
+    model = build_model(spec, tmp_path).eval()
     reference = timm.create_model("resnet50d", output_stride=16).eval()
     randomise_norms(reference, torch.Generator().manual_seed(1))
     model.load_state_dict(reference.state_dict(), strict=True)
@@ -174,8 +173,6 @@ def test_mixed_stages_build_the_kind_each_stage_names(zoo_files) -> None:
     ],
 )
 def test_activation_and_its_init_gain(tmp_path, write_spec, activation, module, gain) -> None:
-    from .conftest import build_into
-
     spec = write_spec(
         f"name: act_{activation}\nactivation: {activation}\n"
         "stages:\n  block: basic\n  depths: [1]\n  widths: [256]\n"
@@ -197,8 +194,7 @@ def test_activation_and_its_init_gain(tmp_path, write_spec, activation, module, 
 def test_headless_spec_is_timms_num_classes_0(tmp_path) -> None:
     spec = tmp_path / "resnet26d_features.yaml"
     spec.write_text("name: resnet26d_features\nextends: resnet26d\nhead: {num_classes: 0}\n")
-    (path,) = [p for p in build_into(tmp_path, str(spec)) if p.suffix == ".py"]
-    model = import_file(path).resnet26d_features().eval()
+    model = build_model(spec, tmp_path).eval()
     assert load(str(spec)).analysis.params == sum(p.numel() for p in model.parameters())
     reference = timm.create_model("resnet26d", num_classes=0).eval()
     randomise_norms(reference, torch.Generator().manual_seed(1))

@@ -1,0 +1,818 @@
+"""Read a ResNet's module tree back into spec data: the reverse of `build`, for `import`.
+
+Each module is recognised by its class and settings, in the order of the tree; the
+first one the spec language cannot express stops the reading with its name and why.
+The data holds every field that applies, so that `generator.shortest` can leave out
+whatever a default or a base spec already says. `layer_differences` then holds the
+generated model to the reference, module by module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from generator.plan import EXPANSION, bottleneck_width, drop_path_rates, se_hidden
+
+NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"}
+BLOCKS = {
+    "timm.models.resnet.BasicBlock": "basic",
+    "timm.models.resnet.Bottleneck": "bottleneck",
+    "torchvision.models.resnet.BasicBlock": "basic",
+    "torchvision.models.resnet.Bottleneck": "bottleneck",
+}
+FAMILIES = {  # blocks of the ResNet family the language does not have yet
+    "timm.models.res2net.Bottle2neck": "Res2Net's multi-scale bottleneck",
+    "timm.models.resnest.ResNestBottleneck": "ResNeSt's split-attention bottleneck",
+    "timm.models.sknet.SelectiveKernelBasic": "SKNet's selective-kernel basic block",
+    "timm.models.sknet.SelectiveKernelBottleneck": "SKNet's selective-kernel bottleneck",
+}
+SE = "timm.layers.squeeze_excite.SEModule"
+ECA = "timm.layers.eca.EcaModule"
+FROZEN_NORM = "torchvision.ops.misc.FrozenBatchNorm2d"
+SIGMOIDS = {"torch.nn.modules.activation.Sigmoid", "timm.layers.activations.Sigmoid"}
+LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
+# Besides the stages; torchvision calls the activation relu and the pool avgpool.
+NETWORK_PARTS = {"conv1", "bn1", "act1", "relu", "maxpool", "global_pool", "avgpool", "fc"}
+CONVS_AND_NORMS = {f"{part}{index}" for part in ("conv", "bn", "act") for index in (1, 2, 3)}
+BLOCK_PARTS = CONVS_AND_NORMS | {"relu", "downsample", "se", "drop_path", "drop_block", "aa"}
+# Norm settings every norm of the language has.
+EPS, MOMENTUM = 1e-5, 0.1
+
+
+class NotExpressible(Exception):
+    """A module of the model that the spec language cannot express."""
+
+    def __init__(self, module: str, reason: str) -> None:
+        self.module = module or "(model)"
+        self.reason = reason
+        super().__init__(f"{self.module}: {reason}")
+
+
+def class_name(module: nn.Module) -> str:
+    return f"{type(module).__module__}.{type(module).__qualname__}"
+
+
+def _short(module: nn.Module) -> str:
+    return type(module).__name__
+
+
+@dataclass
+class _Setting:
+    """A network-wide setting (norm, activation, conv bias): the first module fixes it."""
+
+    what: str
+    value: object = None
+    where: str = ""
+
+    def see(self, value: object, module: str) -> None:
+        if self.where and value != self.value:
+            raise NotExpressible(
+                module,
+                f"{self.what} {_shown(value)}, where {self.where} has {_shown(self.value)}; "
+                f"the spec language has one {self.what} for the whole network",
+            )
+        if not self.where:
+            self.value, self.where = value, module
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return " with ".join(str(part) for part in value)
+    return str(value)
+
+
+@dataclass
+class _Block:
+    kind: str
+    in_channels: int
+    width: int
+    out_channels: int
+    stride: int
+    stride_on: str | None  # where a strided bottleneck strides
+    groups: int
+    first_dilation: int
+    dilation: int | None  # of a basic block's second conv: its stage's
+    shortcut: str  # identity, projection or avg_down
+    shortcut_norm: bool | None
+    same_pool: bool  # an avg-pool shortcut's stride-1 window of a dilated stage
+    attention: tuple[str, int] | None  # ("se", hidden) or ("eca", kernel size)
+    drop_path: float
+    last_norm: nn.Module
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.norm = _Setting("norm")
+        self.activation = _Setting("activation")
+        self.bias = _Setting("conv bias")
+
+    # Leaves -----------------------------------------------------------------------
+
+    def conv(self, module: nn.Module | None, name: str, kernel: int | None = None) -> nn.Conv2d:
+        """A square, zero-padded Conv2d of `kernel` (any size if None) that keeps the size
+        of its input but for its stride."""
+        if type(module) is not nn.Conv2d:
+            found = _short(module) if module is not None else "nothing"
+            raise NotExpressible(name, f"{found} where a Conv2d belongs")
+        sides = [module.kernel_size, module.stride, module.padding, module.dilation]
+        if any(len(set(side)) != 1 for side in sides) or module.padding_mode != "zeros":
+            raise NotExpressible(name, "a conv with unequal sides or other padding than zeros")
+        size = module.kernel_size[0]
+        if kernel is not None and size != kernel:
+            message = f"a {size}x{size} conv where the language has a {kernel}x{kernel}"
+            raise NotExpressible(name, message)
+        if module.padding[0] != module.dilation[0] * (size // 2):
+            raise NotExpressible(name, f"padding {module.padding[0]} does not keep the size")
+        self.bias.see(module.bias is not None, name)
+        return module
+
+    def norm_of(self, module: nn.Module | None, name: str, channels: int) -> None:
+        self.norm.see(_norm_kind(module, name), name)
+        size = _norm_channels(module)
+        if size != channels:
+            raise NotExpressible(name, f"normalises {size} channels where {channels} arrive")
+
+    def act(self, module: nn.Module | None, name: str) -> None:
+        self.activation.see(_activation(module, name), name)
+
+    # The network ---------------------------------------------------------------------
+
+    def read(self, model: nn.Module) -> dict[str, Any]:
+        children = dict(model.named_children())
+        stage_names = _check_layout(model, children)
+        stem = self.stem(children)
+        blocks_in = stem["channels"][-1]
+        stages: list[list[_Block]] = []
+        for stage_name in stage_names:
+            stage = self.stage(children[stage_name], stage_name, blocks_in)
+            stages.append(stage)
+            blocks_in = stage[0].out_channels
+        head = self.head(model, children, blocks_in)
+        data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
+        data["stages"] = _stages(stages, stage_names)
+        data["head"] = head
+        data["conv_bias"] = bool(self.bias.value)
+        norm = self.norm.value
+        data["norm"] = {"type": norm[0], **({"groups": norm[1]} if norm[0] == "group" else {})}
+        data["activation"] = self.activation.value
+        data["init"] = {"zero_init_residual": _zero_init(stages, norm[0])}
+        return data
+
+    def stem(self, children: dict[str, nn.Module]) -> dict[str, Any]:
+        conv1 = children.get("conv1")
+        stem: dict[str, Any]
+        if isinstance(conv1, nn.Sequential):
+            parts = list(conv1)
+            if len(parts) != 7:
+                raise NotExpressible(
+                    "conv1",
+                    f"a stem of {len(parts)} modules; a deep stem has conv, norm, "
+                    "activation, conv, norm, activation, conv",
+                )
+            convs = [self.conv(parts[i], f"conv1.{i}", 3) for i in (0, 3, 6)]
+            strides = [conv.stride[0] for conv in convs]
+            if strides != [2, 1, 1]:
+                raise NotExpressible(
+                    "conv1", f"deep stem strides {strides}; the language's are 2, 1, 1"
+                )
+            for index in (1, 4):
+                self.norm_of(parts[index], f"conv1.{index}", convs[index // 3].out_channels)
+                self.act(parts[index + 1], f"conv1.{index + 1}")
+            for before, after in zip(convs, convs[1:], strict=False):
+                _chained(before, after, "conv1")
+            stem = {"type": "deep", "channels": [conv.out_channels for conv in convs]}
+            first = convs[0]
+        else:
+            first = self.conv(conv1, "conv1")
+            shape = (first.kernel_size[0], first.stride[0])
+            types = {(7, 2): "classic", (3, 1): "cifar"}
+            if shape not in types:
+                raise NotExpressible(
+                    "conv1",
+                    f"a {shape[0]}x{shape[0]} stride-{shape[1]} stem conv; the language "
+                    "has 7x7 stride 2 (classic) and 3x3 stride 1 (cifar)",
+                )
+            stem = {"type": types[shape], "channels": [first.out_channels]}
+        channels = stem["channels"][-1]
+        self.norm_of(children.get("bn1"), "bn1", channels)
+        act_name = "act1" if "act1" in children else "relu"
+        self.act(children.get(act_name), act_name)
+        stem["pool"] = self.stem_pool(children.get("maxpool"), channels)
+        stem["in_channels"] = first.in_channels
+        return stem
+
+    def stem_pool(self, pool: nn.Module | None, channels: int) -> dict[str, Any]:
+        if pool is None or type(pool) is nn.Identity:
+            return {"type": "none"}
+        if type(pool) is nn.MaxPool2d:
+            sides = [_side(pool.kernel_size), _side(pool.stride), _side(pool.padding)]
+            if None in sides or _side(pool.dilation) != 1:
+                raise NotExpressible("maxpool", "a max pool with unequal sides or a dilation")
+            kernel, stride, padding = sides
+            return {
+                "type": "max",
+                "kernel_size": kernel,
+                "stride": stride,
+                "padding": padding,
+                "ceil_mode": bool(pool.ceil_mode),
+            }
+        if type(pool) is nn.Sequential and len(pool) == 3:
+            conv = self.conv(pool[0], "maxpool.0")
+            if conv.in_channels != channels or conv.out_channels != channels or conv.groups != 1:
+                raise NotExpressible("maxpool.0", "a pooling conv that changes the channels")
+            self.norm_of(pool[1], "maxpool.1", channels)
+            self.act(pool[2], "maxpool.2")
+            return {
+                "type": "conv",
+                "kernel_size": conv.kernel_size[0],
+                "stride": conv.stride[0],
+                "padding": conv.padding[0],
+            }
+        raise NotExpressible(
+            "maxpool",
+            f"{_short(pool)} as the stem pool; the language has a max pool, a "
+            "strided conv, or none",
+        )
+
+    def stage(self, stage: nn.Module, name: str, in_channels: int) -> list[_Block]:
+        if type(stage) is not nn.Sequential or len(stage) == 0:
+            raise NotExpressible(
+                name, f"{_short(stage)} where a stage (a Sequential of blocks) belongs"
+            )
+        blocks = []
+        for index, block in enumerate(stage):
+            blocks.append(self.block(block, f"{name}.{index}", in_channels))
+            in_channels = blocks[-1].out_channels
+        return blocks
+
+    def block(self, block: nn.Module, name: str, in_channels: int) -> _Block:
+        kind = BLOCKS.get(class_name(block))
+        if kind is None:
+            family = FAMILIES.get(class_name(block))
+            reason = (
+                f"{_short(block)}, {family}, is a block the spec language has no kind for yet"
+                if family
+                else f"{_short(block)} is not a block the spec language has (timm's or "
+                "torchvision's BasicBlock and Bottleneck)"
+            )
+            raise NotExpressible(name, reason)
+        parts = dict(block.named_children())
+        for part, module in parts.items():
+            if part not in BLOCK_PARTS:
+                raise NotExpressible(
+                    f"{name}.{part}", f"{_short(module)} is not a part of a ResNet block"
+                )
+        for part, what in (("drop_block", "DropBlock"), ("aa", "anti-aliased downsampling")):
+            if part in parts and type(parts[part]) is not nn.Identity:
+                raise NotExpressible(f"{name}.{part}", f"{what} is not in the spec language yet")
+        acts = [part for part in ("act1", "act2", "act3", "relu") if part in parts]
+        for part in acts:
+            self.act(parts[part], f"{name}.{part}")
+        if kind == "basic":
+            conv1 = self.conv(parts.get("conv1"), f"{name}.conv1", 3)
+            conv2 = self.conv(parts.get("conv2"), f"{name}.conv2", 3)
+            self.norm_of(parts.get("bn1"), f"{name}.bn1", conv1.out_channels)
+            self.norm_of(parts.get("bn2"), f"{name}.bn2", conv2.out_channels)
+            _chained(conv1, conv2, name)
+            if conv1.out_channels != conv2.out_channels:
+                raise NotExpressible(
+                    f"{name}.conv1",
+                    f"{conv1.out_channels} channels where the block outputs "
+                    f"{conv2.out_channels}; a basic block keeps its width throughout",
+                )
+            for conv, part in ((conv1, "conv1"), (conv2, "conv2")):
+                if conv.groups != 1:
+                    raise NotExpressible(f"{name}.{part}", "a grouped conv in a basic block")
+            if conv2.stride[0] != 1:
+                raise NotExpressible(f"{name}.conv2", "a basic block strides on its first conv")
+            width, out, stride = conv1.out_channels, conv2.out_channels, conv1.stride[0]
+            stride_on, groups = None, 1
+            first_dilation, dilation = conv1.dilation[0], conv2.dilation[0]
+            last_norm = parts["bn2"]
+        else:
+            conv1 = self.conv(parts.get("conv1"), f"{name}.conv1", 1)
+            conv2 = self.conv(parts.get("conv2"), f"{name}.conv2", 3)
+            conv3 = self.conv(parts.get("conv3"), f"{name}.conv3", 1)
+            for index, conv in enumerate((conv1, conv2, conv3), start=1):
+                self.norm_of(parts.get(f"bn{index}"), f"{name}.bn{index}", conv.out_channels)
+            _chained(conv1, conv2, name)
+            _chained(conv2, conv3, name)
+            if conv1.out_channels != conv2.out_channels:
+                raise NotExpressible(
+                    f"{name}.conv1",
+                    f"{conv1.out_channels} channels where the 3x3 conv has "
+                    f"{conv2.out_channels}; the language's bottleneck keeps its inner width",
+                )
+            if conv3.stride[0] != 1 or (conv1.stride[0] > 1 and conv2.stride[0] > 1):
+                raise NotExpressible(name, "a bottleneck strides once, on its first 1x1 or its 3x3")
+            if conv3.out_channels % 4:
+                raise NotExpressible(
+                    f"{name}.conv3",
+                    f"{conv3.out_channels} channels out; a bottleneck expands a stage's width by 4",
+                )
+            width, out = conv2.out_channels, conv3.out_channels
+            stride = conv1.stride[0] * conv2.stride[0]
+            stride_on = ("1x1" if conv1.stride[0] > 1 else "3x3") if stride > 1 else None
+            groups, first_dilation, dilation = conv2.groups, conv2.dilation[0], None
+            last_norm = parts["bn3"]
+        if conv1.in_channels != in_channels:
+            message = f"takes {conv1.in_channels} channels where {in_channels} arrive"
+            raise NotExpressible(f"{name}.conv1", message)
+        shortcut, shortcut_norm, same_pool = self.shortcut(
+            parts.get("downsample"), f"{name}.downsample", in_channels, out, stride
+        )
+        return _Block(
+            kind=kind,
+            in_channels=in_channels,
+            width=width,
+            out_channels=out,
+            stride=stride,
+            stride_on=stride_on,
+            groups=groups,
+            first_dilation=first_dilation,
+            dilation=dilation,
+            shortcut=shortcut,
+            shortcut_norm=shortcut_norm,
+            same_pool=same_pool,
+            attention=self.attention(parts.get("se"), f"{name}.se"),
+            drop_path=_drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
+            last_norm=last_norm,
+        )
+
+    def shortcut(
+        self, module: nn.Module | None, name: str, in_channels: int, out: int, stride: int
+    ) -> tuple[str, bool | None, bool]:
+        if module is None or type(module) is nn.Identity:
+            return "identity", None, False
+        if type(module) is not nn.Sequential:
+            raise NotExpressible(
+                name, f"{_short(module)} as a shortcut; the language's is a Sequential"
+            )
+        parts = list(module)
+        pool = None
+        if parts and not isinstance(parts[0], nn.Conv2d):
+            pool, parts = parts[0], parts[1:]
+        kind = "projection" if pool is None else "avg_down"
+        offset = 0 if pool is None else 1
+        if not parts or len(parts) > 2:
+            raise NotExpressible(
+                name, "a shortcut that is not a conv, a norm and perhaps a pool before"
+            )
+        conv = self.conv(parts[0], f"{name}.{offset}")
+        if conv.kernel_size[0] != 1:
+            raise NotExpressible(
+                f"{name}.{offset}",
+                f"a {conv.kernel_size[0]}x{conv.kernel_size[0]} shortcut "
+                "conv; the language's is 1x1 (timm's down_kernel_size is not in it yet)",
+            )
+        if conv.in_channels != in_channels or conv.out_channels != out:
+            raise NotExpressible(
+                f"{name}.{offset}", "a shortcut conv that does not match its block"
+            )
+        has_norm = len(parts) == 2
+        if has_norm:
+            self.norm_of(parts[1], f"{name}.{offset + 1}", out)
+        same_pool = False
+        if pool is not None:
+            same_pool = class_name(pool) == "timm.layers.pool2d_same.AvgPool2dSame"
+            if not (type(pool) in (nn.AvgPool2d, nn.Identity) or same_pool):
+                raise NotExpressible(
+                    f"{name}.0",
+                    f"{_short(pool)} before a shortcut conv; the language has an average pool",
+                )
+        return kind, has_norm, same_pool
+
+    def attention(self, module: nn.Module | None, name: str) -> tuple[str, int] | None:
+        if module is None or type(module) is nn.Identity:
+            return None
+        kind = class_name(module)
+        if kind == SE:
+            fc1, fc2 = module.fc1, module.fc2
+            plain = (
+                type(module.bn) is nn.Identity
+                and type(module.act) is nn.ReLU
+                and class_name(module.gate) in SIGMOIDS
+                and not module.add_maxpool
+                and fc1.bias is not None
+                and fc2.bias is not None
+            )
+            if not plain:
+                raise NotExpressible(
+                    name, "a squeeze-and-excitation other than 1x1 conv, ReLU, 1x1 conv, sigmoid"
+                )
+            return "se", fc1.out_channels
+        if kind == ECA:
+            plain = (
+                module.conv2 is None and module.act is None and class_name(module.gate) in SIGMOIDS
+            )
+            conv = module.conv
+            if (
+                not plain
+                or conv.bias is not None
+                or conv.padding[0] != (conv.kernel_size[0] - 1) // 2
+            ):
+                raise NotExpressible(name, "an efficient channel attention other than the paper's")
+            return "eca", conv.kernel_size[0]
+        raise NotExpressible(
+            name, f"{_short(module)} is an attention the spec language lacks (se, eca)"
+        )
+
+    def head(
+        self, model: nn.Module, children: dict[str, nn.Module], features: int
+    ) -> dict[str, Any]:
+        pool_name = "global_pool" if "global_pool" in children else "avgpool"
+        pool = children.get(pool_name)
+        if class_name(pool) == "timm.layers.adaptive_avgmax_pool.SelectAdaptivePool2d":
+            average = pool.pool_type in ("avg", "fast", "fastavg") and not pool.is_identity()
+        else:
+            average = type(pool) is nn.AdaptiveAvgPool2d and _side(pool.output_size) == 1
+        if not average:
+            raise NotExpressible(
+                pool_name, f"{_describe_pool(pool)}; the language pools by a global average"
+            )
+        fc = children.get("fc")
+        if type(fc) is nn.Identity:
+            num_classes = 0
+        elif type(fc) is nn.Linear and fc.bias is not None and fc.in_features == features:
+            num_classes = fc.out_features
+            if num_classes == 0:
+                raise NotExpressible(
+                    "fc",
+                    "a classifier with no outputs; a spec leaves the classifier out with "
+                    "num_classes: 0, as timm does",
+                )
+        else:
+            raise NotExpressible(
+                "fc", f"{_short(fc)} where a Linear classifier on {features} features belongs"
+            )
+        return {"num_classes": num_classes, "dropout": float(getattr(model, "drop_rate", 0.0))}
+
+
+def read_model(model: nn.Module) -> dict[str, Any]:
+    """Spec data (all but name, description and reference) of a ResNet's module tree."""
+    return _Reader().read(model)
+
+
+def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]:
+    """The names of the stages, once every child is a part of the language's layout."""
+    stage_names = []
+    for name, module in children.items():
+        stage = re.fullmatch(r"layer(\d+)", name)
+        if stage and int(stage.group(1)) == len(stage_names) + 1:
+            stage_names.append(name)
+        elif name not in NETWORK_PARTS:
+            raise NotExpressible(
+                name,
+                f"{_short(module)} is not a part of the ResNet layout the spec language "
+                f"describes ({LAYOUT})",
+            )
+    if class_name(model) not in NETWORKS:
+        raise NotExpressible(
+            "",
+            f"{_short(model)} is not timm's or torchvision's ResNet, whose forward the spec "
+            "language follows",
+        )
+    if not 1 <= len(stage_names) <= 8:
+        raise NotExpressible("", f"{len(stage_names)} stages; the language has 1 to 8")
+    return stage_names
+
+
+def _stages(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
+    firsts = [stage[0] for stage in stages]
+    kinds = [block.kind for block in firsts]
+    for stage, name in zip(stages, names, strict=True):
+        for index, block in enumerate(stage[1:], start=1):
+            where = f"{name}.{index}"
+            if block.kind != stage[0].kind:
+                raise NotExpressible(
+                    where, "a stage that mixes block kinds; the language has one per stage"
+                )
+            if block.stride != 1:
+                raise NotExpressible(where, "a stride after a stage's first block")
+    widths = [block.out_channels // EXPANSION[block.kind] for block in firsts]
+    data: dict[str, Any] = {
+        "block": kinds[0] if len(set(kinds)) == 1 else kinds,
+        "depths": [len(stage) for stage in stages],
+        "widths": widths,
+        "strides": [block.stride for block in firsts],
+        "dilations": _dilations(stages),
+        "drop_path": _drop_path(stages, names),
+    }
+    bottlenecks = [(b, w) for b, w in _every_block(stages, names) if b.kind == "bottleneck"]
+    placements = {b.stride_on for stage in stages for b in stage if b.stride_on}
+    if len(placements) > 1:
+        raise NotExpressible(
+            names[0], "bottlenecks that stride on the 1x1 in one stage and the 3x3 in another"
+        )
+    data["stride_on"] = placements.pop() if placements else "3x3"
+    data.update(_shortcuts(stages, names))
+    if bottlenecks:
+        data.update(_grouping(bottlenecks, "basic" in kinds))
+    data["attention"] = _attention(stages, names)
+    return data
+
+
+def _every_block(stages: list[list[_Block]], names: list[str]) -> list[tuple[_Block, str]]:
+    """Every block with its module name, in order."""
+    return [
+        (block, f"{name}.{index}")
+        for stage, name in zip(stages, names, strict=True)
+        for index, block in enumerate(stage)
+    ]
+
+
+def _shortcuts(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
+    every = _every_block(stages, names)
+    later = [(block, where) for block, where in every if not where.endswith(".0")]
+    if any(block.shortcut != "identity" for block, _ in later):
+        kind = "projection_all"
+        for block, where in every:
+            if block.shortcut != "projection":
+                raise NotExpressible(
+                    f"{where}.downsample",
+                    "a block without a projection where others after a stage's first have "
+                    "one; the language projects on all of those or none",
+                )
+    else:
+        kinds = {block.shortcut for block, _ in every} - {"identity"}
+        if len(kinds) > 1:
+            raise NotExpressible(names[0], "stages with different kinds of shortcut")
+        kind = kinds.pop() if kinds else "projection"
+    norms = {block.shortcut_norm for block, _ in every if block.shortcut_norm is not None}
+    if len(norms) > 1:
+        raise NotExpressible(names[0], "shortcuts with a norm and shortcuts without one")
+    return {"shortcut": kind, "shortcut_norm": norms.pop() if norms else True}
+
+
+def _grouping(bottlenecks: list[tuple[_Block, str]], mixed: bool) -> dict[str, int]:
+    """groups and width_per_group, as `bottleneck_width` turns them into inner widths."""
+    groups = {block.groups for block, _ in bottlenecks}
+    where = f"{bottlenecks[0][1]}.conv2"
+    if len(groups) > 1:
+        raise NotExpressible(where, "stages with different group counts")
+    (count,) = groups
+    pairs = [(block.out_channels // 4, block.width) for block, _ in bottlenecks]
+    fits = [
+        per_group
+        for per_group in (64, *range(1, 4097))
+        if all(bottleneck_width(base, per_group, count) == inner for base, inner in pairs)
+    ]
+    if not fits:
+        raise NotExpressible(
+            where,
+            "inner widths that follow no width_per_group: the language's bottleneck width "
+            "is floor(width * width_per_group / 64) * groups",
+        )
+    if mixed and (count, fits[0]) != (1, 64):
+        raise NotExpressible(where, "grouped or widened bottlenecks beside basic blocks")
+    return {"groups": count, "width_per_group": fits[0]}
+
+
+def _dilations(stages: list[list[_Block]]) -> list[int]:
+    """Each stage's dilation, from its later blocks and the next stage's first block.
+
+    A stage whose own dilation appears nowhere (one bottleneck, last) keeps the previous
+    one, unless a same-padded shortcut pool says it is dilated.
+    """
+    known: list[int | None] = []
+    for stage in stages:
+        seen = [b.first_dilation for b in stage[1:]] + [b.dilation for b in stage if b.dilation]
+        known.append(seen[0] if seen else None)
+    for index, stage in enumerate(stages[1:], start=1):
+        if known[index - 1] is None:
+            known[index - 1] = stage[0].first_dilation
+    dilations = []
+    previous = 1
+    for stage, value in zip(stages, known, strict=True):
+        if value is None:
+            value = max(previous, 2) if stage[0].same_pool else previous
+        dilations.append(value)
+        previous = value
+    return dilations
+
+
+def _drop_path(stages: list[list[_Block]], names: list[str]) -> float:
+    """The rate stochastic depth rises to, as `drop_path_rates` spreads it, exactly."""
+    every = _every_block(stages, names)
+    rates = [block.drop_path for block, _ in every]
+    steps = max(len(rates) - 1, 1)
+    # The last block's rate may be the rate rounded: 0.1 * 3 / 3 is 0.10000000000000002.
+    candidates = [rates[-1], *(rate * steps / index for index, rate in enumerate(rates) if index)]
+    for largest in candidates:
+        if drop_path_rates(largest, len(rates)) == rates:
+            return largest
+    expected = drop_path_rates(rates[-1], len(rates))
+    where = next(
+        f"{w}.drop_path" for (b, w), e in zip(every, expected, strict=True) if b.drop_path != e
+    )
+    raise NotExpressible(
+        where,
+        "drop rates that do not rise linearly from 0 at the first block to the last "
+        f"block's {rates[-1]}, as the language's stochastic depth does",
+    )
+
+
+def _attention(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
+    every = _every_block(stages, names)
+    kinds = {block.attention[0] if block.attention else "none" for block, _ in every}
+    where = f"{every[0][1]}.se"
+    if len(kinds) > 1:
+        raise NotExpressible(where, "blocks with different attention; the language has one for all")
+    (kind,) = kinds
+    if kind != "se":
+        return {"type": kind}
+    pairs = {(block.out_channels, block.attention[1]) for block, _ in every}
+    for reduction in (16, *range(1, 257)):
+        if all(se_hidden(channels, reduction) == hidden for channels, hidden in pairs):
+            return {"type": "se", "reduction": reduction}
+    raise NotExpressible(
+        where,
+        "hidden widths that follow no reduction from 1 to 256 (channels / reduction, "
+        "rounded to a multiple of 8)",
+    )
+
+
+def _zero_init(stages: list[list[_Block]], norm: str) -> bool:
+    """Whether each block's last norm starts at zero. A frozen norm never does in a spec:
+    it would silence its branch for good (it only ever holds a checkpoint's values)."""
+    weights = [getattr(block.last_norm, "weight", None) for stage in stages for block in stage]
+    if norm == "frozen_batch" or any(w is None or w.is_meta for w in weights):
+        return False
+    return all(not torch.any(weight) for weight in weights)
+
+
+def _drop_rate(module: nn.Module | None, name: str) -> float:
+    if module is None or type(module) is nn.Identity:
+        return 0.0
+    if _short(module) == "DropPath" and hasattr(module, "drop_prob"):
+        if not getattr(module, "scale_by_keep", True):
+            raise NotExpressible(name, "stochastic depth without rescaling the kept samples")
+        return float(module.drop_prob)
+    raise NotExpressible(name, f"{_short(module)} where stochastic depth belongs")
+
+
+def _chained(before: nn.Conv2d, after: nn.Conv2d, name: str) -> None:
+    if before.out_channels != after.in_channels:
+        raise NotExpressible(name, "convs whose channels do not chain")
+
+
+def _side(value: Any) -> int | None:
+    """One number for a square setting: 3 or (3, 3); None when the sides differ."""
+    if isinstance(value, int):
+        return value
+    values = set(value)
+    return values.pop() if len(values) == 1 else None
+
+
+def _norm_kind(module: nn.Module | None, name: str) -> tuple[str, ...]:
+    if type(module) is nn.BatchNorm2d:
+        if (
+            module.eps == EPS
+            and module.momentum == MOMENTUM
+            and module.affine
+            and module.track_running_stats
+        ):
+            return ("batch",)
+        raise NotExpressible(
+            name, "a batch norm with other eps, momentum or statistics than PyTorch's defaults"
+        )
+    if isinstance(module, nn.GroupNorm) and module.eps == EPS and module.affine:
+        return ("group", module.num_groups)
+    if module is not None and class_name(module) == FROZEN_NORM and module.eps == EPS:
+        return ("frozen_batch",)
+    found = _short(module) if module is not None else "nothing"
+    raise NotExpressible(
+        name,
+        f"{found} where a norm belongs; the language has BatchNorm2d, GroupNorm and "
+        "a frozen batch norm, with eps 1e-5",
+    )
+
+
+def _norm_channels(module: nn.Module) -> int:
+    if isinstance(module, nn.GroupNorm):
+        return module.num_channels
+    return module.weight.shape[0]
+
+
+def _activation(module: nn.Module | None, name: str) -> str:
+    if type(module) is nn.ReLU:
+        return "relu"
+    if type(module) is nn.SiLU:
+        return "silu"
+    if (type(module) is nn.GELU and module.approximate == "none") or (
+        module is not None and class_name(module) == "timm.layers.activations.GELU"
+    ):
+        return "gelu"
+    if type(module) is nn.LeakyReLU and module.negative_slope == 0.01:
+        return "leaky_relu"
+    found = _short(module) if module is not None else "nothing"
+    raise NotExpressible(
+        name,
+        f"{found} is not an activation the spec language has (relu, silu, gelu, "
+        "leaky_relu with slope 0.01)",
+    )
+
+
+def _describe_pool(pool: nn.Module | None) -> str:
+    if pool is None:
+        return "no global pool"
+    kind = getattr(pool, "pool_type", None)
+    return f"{_short(pool)} with pool type {kind!r}" if kind is not None else _short(pool)
+
+
+# Holding the generated model to the reference --------------------------------------------
+
+
+def layer_differences(reference: nn.Module, generated: nn.Module) -> Iterator[str]:
+    """Each module of either model whose settings the other does not match, by name.
+
+    Convolutions, norms, pools, the classifier and stochastic depth are compared by what
+    they compute (sizes, strides, paddings, dilations, groups, rates); activations and
+    containers, named differently by each library, are left to the reading.
+    """
+    want, got = dict(_layers(reference)), dict(_layers(generated))
+    for name in [*want, *(n for n in got if n not in want)]:
+        if want.get(name) != got.get(name):
+            expected = want.get(name, "nothing")
+            found = got.get(name, "nothing")
+            yield f"{name}: the reference has {expected}, the spec gives {found}"
+
+
+def _layers(model: nn.Module) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    skip: list[str] = []
+    for name, module in model.named_modules():
+        if any(name.startswith(prefix + ".") for prefix in skip):
+            continue
+        description = _layer(module)
+        if description is not None:
+            if type(module) is nn.Sequential:
+                skip.append(name)
+            yield name, description
+
+
+def _layer(module: nn.Module) -> tuple[Any, ...] | None:
+    if isinstance(module, nn.Conv2d | nn.Conv1d):
+        return (
+            "conv",
+            module.in_channels,
+            module.out_channels,
+            module.kernel_size,
+            module.stride,
+            module.padding,
+            module.dilation,
+            module.groups,
+            module.bias is not None,
+        )
+    if isinstance(module, nn.Linear):
+        return ("linear", module.in_features, module.out_features, module.bias is not None)
+    if (
+        isinstance(module, nn.BatchNorm2d | nn.GroupNorm)
+        or class_name(module) == FROZEN_NORM
+        or _short(module) == "FrozenBatchNorm2d"
+    ):
+        kind = (
+            "group"
+            if isinstance(module, nn.GroupNorm)
+            else "frozen"
+            if not isinstance(module, nn.BatchNorm2d)
+            else "batch"
+        )
+        groups = module.num_groups if isinstance(module, nn.GroupNorm) else None
+        return ("norm", kind, _norm_channels(module), module.eps, groups)
+    if type(module) is nn.MaxPool2d:
+        return (
+            "max pool",
+            _side(module.kernel_size),
+            _side(module.stride),
+            _side(module.padding),
+            module.ceil_mode,
+        )
+    if class_name(module) == "timm.layers.pool2d_same.AvgPool2dSame":
+        return ("same-padded average pool", _side(module.kernel_size), _side(module.stride))
+    if type(module) is nn.Sequential and len(module) == 2 and type(module[0]) is nn.ZeroPad2d:
+        pool = module[1]
+        if (
+            module[0].padding == (0, 1, 0, 1)
+            and type(pool) is nn.AvgPool2d
+            and _side(pool.padding) == 0
+        ):
+            return ("same-padded average pool", _side(pool.kernel_size), _side(pool.stride))
+    if type(module) is nn.AvgPool2d:
+        return (
+            "average pool",
+            _side(module.kernel_size),
+            _side(module.stride),
+            _side(module.padding),
+            module.ceil_mode,
+            module.count_include_pad,
+        )
+    if _short(module) == "DropPath":
+        rate = getattr(module, "drop_prob", getattr(module, "rate", 0.0))
+        return ("stochastic depth", rate) if rate else None
+    return None

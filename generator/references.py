@@ -1,0 +1,93 @@
+"""The reference models: timm's and torchvision's constructors, called by name with arguments.
+
+Only `resnetgen import` and the tests need them; torch and the reference libraries are
+imported when a model is built, never when this module is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
+
+LIBRARIES = {"timm": "timm", "torchvision": "torchvision"}
+INSTALL = "pip install 'resnetgen[dev]' (or: pip install torch torchvision timm)"
+
+
+class ReferenceUnavailable(Exception):
+    """A reference that cannot be built: an unknown name, a refused argument, a missing library."""
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """`timm/resnet50` -> ("timm", "resnet50")."""
+    library, _, model = reference.partition("/")
+    if library not in LIBRARIES or not model:
+        raise ReferenceUnavailable(f"expected timm/NAME or torchvision/NAME (given {reference!r})")
+    return library, model
+
+
+def library_module(library: str) -> Any:
+    for needed in ("torch", LIBRARIES[library]):
+        try:
+            module = importlib.import_module(needed)
+        except ImportError:
+            raise ReferenceUnavailable(f"{needed} is not installed; {INSTALL}") from None
+    return module
+
+
+def model_names(library: str) -> list[str]:
+    """Every classification model the library can build by name."""
+    module = library_module(library)
+    if library == "timm":
+        return list(module.list_models())
+    return list(module.models.list_models(module=module.models))
+
+
+def build_reference(reference: str, arguments: dict[str, Any] | None = None) -> nn.Module:
+    """The reference model with random weights, built with `arguments` as keywords."""
+    library, name = split_reference(reference)
+    module = library_module(library)
+    known = model_names(library)
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {library}/{close[0]}?" if close else ""
+        raise ReferenceUnavailable(f"{library} has no model {name!r}{hint}")
+    keywords = dict(arguments or {})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on zero-sized layers and the like
+            if library == "timm":
+                return module.create_model(name, pretrained=False, **keywords)
+            if "norm_layer" in keywords:
+                keywords["norm_layer"] = _torchvision_norm(keywords["norm_layer"])
+            return module.models.get_model(name, weights=None, **keywords)
+    except ReferenceUnavailable:
+        raise
+    except Exception as error:  # the constructor's own refusal, in its own words
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ReferenceUnavailable(f"{library} refused the arguments: {message}") from None
+
+
+def _torchvision_norm(value: Any) -> Any:
+    """torchvision takes a norm class; a name stands for one, as timm's names do."""
+    if not isinstance(value, str):
+        return value
+    import torch
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    norms = {
+        "batchnorm": torch.nn.BatchNorm2d,
+        "batchnorm2d": torch.nn.BatchNorm2d,
+        "frozenbatchnorm2d": FrozenBatchNorm2d,
+        "groupnorm": lambda channels: torch.nn.GroupNorm(32, channels),
+    }
+    key = value.replace("_", "").lower()
+    if key not in norms:
+        raise ReferenceUnavailable(
+            f"norm_layer {value!r} is not one of {', '.join(norms)} (as timm names them)"
+        )
+    return norms[key]

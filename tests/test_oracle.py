@@ -1,0 +1,241 @@
+"""The differential oracle: any ResNet that timm's or torchvision's constructor builds and
+the spec language can express, read into a spec as `resnetgen import` reads it, generates
+the same network: the same state_dict, the same logits in eval and in train mode (the
+same random draws for dropout and stochastic depth), the same stage features, the same
+zero-initialised parameters.
+
+Each property draws RESNETGEN_ORACLE_EXAMPLES examples (a fixed sample of 40 and 15 by
+default, so that CI is repeatable); bench/fuzz.py runs thousands with fresh draws.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+from timm.layers import GroupNorm, SEModule, freeze_batch_norm_2d
+from timm.models import resnet as timm_resnet
+from torchvision.models import resnet as torchvision_resnet
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from generator.importer import check_same_model, instantiate
+from generator.load import load
+from generator.model_reader import read_model
+from generator.shortest import shortest_spec
+
+from .conftest import randomise_norms
+
+LONG_RUN = "RESNETGEN_ORACLE_EXAMPLES" in os.environ
+
+
+def _examples(default: int) -> settings:
+    return settings(
+        max_examples=int(os.environ.get("RESNETGEN_ORACLE_EXAMPLES", default)),
+        deadline=None,
+        derandomize=not LONG_RUN,
+        database=None if not LONG_RUN else settings.default.database,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+
+
+# What the draws mean, kept as plain values so that a failing example reads as the
+# constructor call that reproduces it.
+
+TIMM_BLOCKS = {"basic": timm_resnet.BasicBlock, "bottleneck": timm_resnet.Bottleneck}
+TORCHVISION_BLOCKS = {
+    "basic": torchvision_resnet.BasicBlock,
+    "bottleneck": torchvision_resnet.Bottleneck,
+}
+
+
+@st.composite
+def timm_configurations(draw: st.DrawFn) -> dict[str, Any]:
+    """Keyword arguments of timm's ResNet, over every one the spec language shares."""
+    kinds = draw(
+        st.sampled_from(["basic", "bottleneck"])
+        | st.lists(st.sampled_from(["basic", "bottleneck"]), min_size=4, max_size=4)
+    )
+    only_bottlenecks = kinds == "bottleneck" or kinds == ["bottleneck"] * 4
+    # timm cannot build its frozen norm by name: it freezes a built model's batch norms.
+    norm = draw(st.sampled_from(["batchnorm", "frozen", "groupnorm"]))
+    groups = draw(st.sampled_from([1, 2, 4, 8])) if norm == "groupnorm" else 1
+    config: dict[str, Any] = {
+        "block": kinds,
+        "layers": draw(st.lists(st.integers(1, 2), min_size=4, max_size=4)),
+        "channels": [8 * draw(st.integers(1, 4)) for _ in range(4)],
+        "stem_type": draw(st.sampled_from(["", "deep", "deep_tiered"])),
+        "stem_width": 8 * draw(st.integers(1, 4)),
+        "replace_stem_pool": draw(st.booleans()),
+        "avg_down": draw(st.booleans()),
+        "output_stride": draw(st.sampled_from([8, 16, 32])),
+        "act_layer": draw(st.sampled_from(["relu", "silu", "swish", "gelu", "leaky_relu"])),
+        "norm_layer": {"frozen": "batchnorm", "groupnorm": f"groupnorm/{groups}"}.get(norm, norm),
+        "freeze_batch_norm_2d": norm == "frozen",
+        "in_chans": draw(st.integers(1, 4)),
+        "num_classes": draw(st.integers(0, 20)),
+        "drop_rate": draw(st.sampled_from([0.0, 0.25])),
+        "drop_path_rate": draw(st.sampled_from([0.0, 0.1, 0.3])),
+        "zero_init_last": draw(st.booleans()),
+    }
+    if only_bottlenecks:
+        config["cardinality"] = draw(st.sampled_from([1, 2, 4]))
+        config["base_width"] = draw(st.sampled_from([16, 32, 48, 64, 96, 128]))
+    attention = draw(st.sampled_from(["none", "se", "eca"]))
+    if attention == "se":
+        config["attn_layer"] = f"se/{draw(st.integers(1, 32))}"
+    elif attention == "eca":
+        config["attn_layer"] = "eca"
+    return config
+
+
+def timm_model(config: dict[str, Any]) -> torch.nn.Module:
+    """timm's ResNet built from a drawn configuration."""
+    kwargs = dict(config)
+    kinds = kwargs.pop("block")
+    kwargs["block"] = (
+        TIMM_BLOCKS[kinds] if isinstance(kinds, str) else tuple(TIMM_BLOCKS[k] for k in kinds)
+    )
+    if kwargs["norm_layer"].startswith("groupnorm/"):
+        kwargs["norm_layer"] = partial(GroupNorm, num_groups=int(kwargs["norm_layer"][10:]))
+    attention = kwargs.pop("attn_layer", None)
+    if attention is not None and attention.startswith("se/"):
+        attention = partial(SEModule, rd_ratio=1 / int(attention[3:]))
+    if attention is not None:
+        kwargs["block_args"] = {"attn_layer": attention}
+    freeze = kwargs.pop("freeze_batch_norm_2d")
+    model = timm_resnet.ResNet(**kwargs)
+    return freeze_batch_norm_2d(model) if freeze else model
+
+
+@st.composite
+def torchvision_configurations(draw: st.DrawFn) -> dict[str, Any]:
+    """Keyword arguments of torchvision's ResNet, over every one the spec language shares."""
+    kind = draw(st.sampled_from(["basic", "bottleneck"]))
+    norm = draw(st.sampled_from(["batchnorm", "frozenbatchnorm2d", "groupnorm"]))
+    config: dict[str, Any] = {
+        "block": kind,
+        "layers": draw(st.lists(st.integers(1, 2), min_size=4, max_size=4)),
+        "num_classes": draw(st.integers(1, 20)),
+        "zero_init_residual": draw(st.booleans()),
+        "norm_layer": norm
+        if norm != "groupnorm"
+        else f"groupnorm/{draw(st.sampled_from([1, 4, 32]))}",
+    }
+    if kind == "bottleneck":
+        groups = draw(st.sampled_from([1, 2, 4, 8, 32, 64]))
+        config["groups"] = groups
+        config["width_per_group"] = draw(st.sampled_from([64, 128, 256])) // groups
+        config["replace_stride_with_dilation"] = draw(
+            st.lists(st.booleans(), min_size=3, max_size=3)
+        )
+    return config
+
+
+def torchvision_model(config: dict[str, Any]) -> torch.nn.Module:
+    kwargs = dict(config)
+    kwargs["block"] = TORCHVISION_BLOCKS[kwargs["block"]]
+    norm = kwargs.pop("norm_layer")
+    if norm.startswith("groupnorm/"):
+        kwargs["norm_layer"] = partial(_group_norm, int(norm[10:]))
+    elif norm == "frozenbatchnorm2d":
+        kwargs["norm_layer"] = FrozenBatchNorm2d
+    return torchvision_resnet.ResNet(**kwargs)
+
+
+def _group_norm(groups: int, channels: int) -> torch.nn.GroupNorm:
+    return torch.nn.GroupNorm(groups, channels)
+
+
+def _zero_parameters(model: torch.nn.Module) -> set[str]:
+    return {name for name, p in model.named_parameters() if not torch.any(p)}
+
+
+def assert_same_network(
+    reference: torch.nn.Module, stage_features, directory: Path, sizes: list[tuple[int, int]]
+) -> None:
+    """The spec read from `reference` generates it: see the module docstring."""
+    shortest = shortest_spec(read_model(reference), {"name": "oracle"}, directory)
+    event(f"extends {shortest.extends or 'nothing'}")
+    path = directory / "oracle.yaml"
+    path.write_text(shortest.text)
+    loaded = load(str(path))
+    check_same_model(loaded, reference)  # import's own check, before it writes
+    generated = instantiate(loaded)
+    assert _zero_parameters(generated) == _zero_parameters(reference)
+
+    generator = torch.Generator().manual_seed(0)
+    randomise_norms(reference, generator)
+    want = reference.state_dict()
+    assert [(k, v.shape, v.dtype) for k, v in generated.state_dict().items()] == [
+        (k, v.shape, v.dtype) for k, v in want.items()
+    ]
+    generated.load_state_dict({k: v.clone() for k, v in want.items()}, strict=True)
+    channels = loaded.plan.in_channels
+    for mode in ("eval", "train"):
+        reference.train(mode == "train")
+        generated.train(mode == "train")
+        for height, width in sizes:
+            x = torch.randn(2, channels, height, width, generator=generator)
+            with torch.no_grad():
+                torch.manual_seed(1)
+                expected = reference(x)
+                torch.manual_seed(1)
+                got = generated(x)
+            torch.testing.assert_close(got, expected)
+    for key, value in reference.state_dict().items():  # running statistics after training
+        torch.testing.assert_close(generated.state_dict()[key], value, msg=key)
+    reference.eval()
+    generated.eval()
+    x = torch.randn(1, channels, *sizes[-1], generator=generator)
+    with torch.no_grad():
+        expected_stages = stage_features(reference, x)
+        got_stages = generated.forward_stages(x)
+    assert len(got_stages) == len(expected_stages)
+    for got, expected in zip(got_stages, expected_stages, strict=True):
+        torch.testing.assert_close(got, expected)
+
+
+def _timm_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    return model.forward_intermediates(x, indices=[1, 2, 3, 4], intermediates_only=True)
+
+
+def _torchvision_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    layers = {f"layer{index}": str(index) for index in range(1, 5)}
+    return list(IntermediateLayerGetter(model, layers)(x).values())
+
+
+@_examples(40)
+@given(config=timm_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+def test_timm_resnets_read_into_specs_are_the_same_network(
+    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], odd: tuple[int, int]
+) -> None:
+    try:
+        reference = timm_model(config)
+    except ValueError as error:  # a group count that does not divide a tiered stem's width
+        assert "divisible" in str(error), error
+        assume(False)
+    norm = "frozen" if config["freeze_batch_norm_2d"] else config["norm_layer"]
+    event(f"timm: output stride {config['output_stride']}, {norm}")
+    assert_same_network(reference, _timm_stages, tmp_path_factory.mktemp("timm"), [(224, 224), odd])
+
+
+@_examples(15)
+@given(config=torchvision_configurations())
+def test_torchvision_resnets_read_into_specs_are_the_same_network(
+    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]
+) -> None:
+    try:
+        reference = torchvision_model(config)
+    except ValueError as error:  # a group count that does not divide a width
+        assert "divisible" in str(error), error
+        assume(False)
+    event(f"torchvision: {config['block']}, {config['norm_layer']}")
+    sizes = [(224, 224), (97, 103)]
+    assert_same_network(reference, _torchvision_stages, tmp_path_factory.mktemp("tv"), sizes)
