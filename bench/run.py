@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from timing import interleaved, time_command  # noqa: E402
 
-from generator.inherit import resolve  # noqa: E402
-from generator.resources import zoo_names  # noqa: E402
+from resnetgen.inherit import resolve  # noqa: E402
+from resnetgen.resources import zoo_names  # noqa: E402
 
 RESNETGEN = str(Path(sys.executable).with_name("resnetgen"))
 MODELS = [  # generated spec, reference library, reference name
@@ -329,8 +329,8 @@ def analysis_section() -> str:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from generator.analysis import analyse
-    from generator.build import load_all
+    from resnetgen.analysis import analyse
+    from resnetgen.build import load_all
 
     specs = load_all(zoo_names())
     exact, worst = 0, 0.0

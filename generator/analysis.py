@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from generator.plan import (
+from .plan import (
     AvgPool,
     BlockPlan,
     Conv,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from generator.errors import Problem, SpecError
-from generator.files import Output
-from generator.load import LoadedSpec, load
-from generator.provenance import Provenance
-from generator.render import render_card, render_model
-from generator.resources import is_zoo_file, project_root
-from generator.verify import verify_source
+from .errors import Problem, SpecError
+from .files import Output
+from .load import LoadedSpec, load
+from .provenance import Provenance
+from .render import render_card, render_model
+from .resources import is_zoo_file, project_root
+from .verify import verify_source
 
 DEFAULT_OUT_DIR = "generated"
 

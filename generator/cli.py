@@ -20,20 +20,20 @@ from typing import Any, TypeVar
 
 import click
 
-from generator import __version__
-from generator.build import DEFAULT_OUT_DIR, OverridesNeedOneSpec, load_all, outputs
-from generator.compare import compare
-from generator.errors import Problem, SpecError
-from generator.files import WriteRefused, write_all
-from generator.load import LoadedSpec
-from generator.report import (
+from . import __version__
+from .build import DEFAULT_OUT_DIR, OverridesNeedOneSpec, load_all, outputs
+from .compare import compare
+from .errors import Problem, SpecError
+from .files import WriteRefused, write_all
+from .load import LoadedSpec
+from .report import (
     ACTIVATIONS_NOTE,
     aligned,
     describe_network,
     figures_table,
     format_macs,
 )
-from generator.resources import zoo_names
+from .resources import zoo_names
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -257,7 +257,7 @@ def show(
 ) -> None:
     """Per-stage table of SPEC: blocks, channels, stride, output size, parameters,
     multiply-adds and activation memory (float32, batch 1)."""
-    from generator.analysis import analyse
+    from .analysis import analyse
 
     (loaded,) = load_all([spec], overrides, name)
     analysis = analyse(loaded.plan, size) if size else loaded.analysis
@@ -396,7 +396,7 @@ def spec_folder_options(command: F) -> F:
 @_reports_errors
 def new(name: str, base: str, directory: str, force: bool) -> None:
     """Write DIR/NAME.yaml: a spec that extends --from and changes nothing yet."""
-    from generator.scaffold import new_spec
+    from .scaffold import new_spec
 
     path = new_spec(name, base, Path(directory), force)
     click.echo(f"wrote {path}")
@@ -420,7 +420,7 @@ def import_model(
 ) -> None:
     """Write DIR/NAME.yaml: the shortest spec of REFERENCE (timm/NAME or torchvision/NAME)
     built with the given constructor arguments. Needs torch and the reference's library."""
-    from generator.importer import import_reference
+    from .importer import import_reference
 
     imported = import_reference(reference, arguments, name, Path(directory), force)
     base = f"extends {imported.extends}" if imported.extends else "standalone"
@@ -433,7 +433,7 @@ def import_model(
 @_reports_errors
 def schema() -> None:
     """The JSON Schema of a spec, for editor completion and validation."""
-    from generator.spec import Spec
+    from .spec import Spec
 
     document = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
     document.update(Spec.model_json_schema())

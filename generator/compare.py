@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.analysis import Analysis
-from generator.plan import Plan, StagePlan
+from .analysis import Analysis
+from .plan import Plan, StagePlan
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.provenance import provenance_state
+from .provenance import provenance_state
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from generator.errors import Location, Problem, SpecError
-from generator.load import LoadedSpec
-from generator.references import ReferenceUnavailable, build_reference, split_reference
-from generator.scaffold import cannot_write, check_name, schema_comment, write_checked
-from generator.shortest import Shortest, shortest_spec
-from generator.source import parse_value
+from .errors import Location, Problem, SpecError
+from .load import LoadedSpec
+from .references import ReferenceUnavailable, build_reference, split_reference
+from .scaffold import cannot_write, check_name, schema_comment, write_checked
+from .shortest import Shortest, shortest_spec
+from .source import parse_value
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def spec_for(
 ) -> Shortest:
     """The shortest spec of `model`: `reference` built with `arguments`, its checkpoints
     `loadable` or not."""
-    from generator.model_reader import NotExpressible, read_model
+    from .model_reader import NotExpressible, read_model
 
     command = _command(reference, arguments)
     where = Location(command)
@@ -93,7 +93,7 @@ def spec_for(
 
 def check_same_model(loaded: LoadedSpec, model: Any) -> None:
     """Hold the spec's generated model to `model`: keys, shapes, dtypes, every layer."""
-    from generator.model_reader import layer_differences
+    from .model_reader import layer_differences
 
     generated = instantiate(loaded, meta=True)
     where = Location(str(loaded.path))
@@ -116,7 +116,7 @@ def instantiate(loaded: LoadedSpec, meta: bool = False) -> Any:
     """The model a loaded spec generates, built from its rendered source."""
     import torch
 
-    from generator.build import outputs
+    from .build import outputs
 
     code = outputs([loaded], str(loaded.path.parent))[0].text
     namespace: dict[str, Any] = {}

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import Location, Problem, SpecError, describe
-from generator.resources import SPEC_SUFFIXES, names_a_file, project_root, zoo_names, zoo_path
-from generator.source import Path_, SourceFile, parse_value, read_source
+from .errors import Location, Problem, SpecError, describe
+from .resources import SPEC_SUFFIXES, names_a_file, project_root, zoo_names, zoo_path
+from .source import Path_, SourceFile, parse_value, read_source
 
 MAX_CHAIN = 8
 OWN_FIELDS = ("name", "description", "reference", "extends")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from generator.plan import EXPANSION, bottleneck_width, drop_path_rates, se_hidden
+from .plan import EXPANSION, bottleneck_width, drop_path_rates, se_hidden
 
 NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"}
 BLOCKS = {

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from generator.spec import (
+from .spec import (
     ActivationType,
     AttentionType,
     BlockKind,

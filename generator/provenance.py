@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from generator import __version__
-from generator.resources import names_a_file
+from . import __version__
+from .resources import names_a_file
 
 Style = Literal["python", "markdown"]
 COMMENTS: dict[Style, tuple[str, str]] = {"python": ("# ", ""), "markdown": ("<!-- ", " -->")}

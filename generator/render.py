@@ -12,10 +12,10 @@ import unicodedata
 
 import jinja2
 
-from generator.analysis import Analysis
-from generator.plan import AvgPool, Plan, StagePlan
-from generator.provenance import Provenance, with_header
-from generator.report import (
+from .analysis import Analysis
+from .plan import AvgPool, Plan, StagePlan
+from .provenance import Provenance, with_header
+from .report import (
     ACTIVATIONS_NOTE,
     COLUMNS,
     describe_network,
@@ -23,7 +23,7 @@ from generator.report import (
     figures_table,
     format_macs,
 )
-from generator.resources import templates_dir
+from .resources import templates_dir
 
 LINE_LENGTH = 88
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from generator.analysis import Analysis
-from generator.plan import Plan
+from .analysis import Analysis
+from .plan import Plan
 
 COLUMNS = (
     "part",

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from generator.spec import FieldPath, Spec
+from .spec import FieldPath, Spec
 
 Finding = tuple[FieldPath, str]
 Rule = Callable[[Any], Iterator[Finding]]

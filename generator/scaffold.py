@@ -10,12 +10,12 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from generator.errors import Location, Problem, SpecError
-from generator.files import write_atomic
-from generator.inherit import within_project
-from generator.load import PATTERN_HELP, LoadedSpec, load, locate_spec
-from generator.resources import is_zoo_file, nearest_holding
-from generator.spec import Name
+from .errors import Location, Problem, SpecError
+from .files import write_atomic
+from .inherit import within_project
+from .load import PATTERN_HELP, LoadedSpec, load, locate_spec
+from .resources import is_zoo_file, nearest_holding
+from .spec import Name
 
 SCHEMA_FILE = "resnetgen.schema.json"
 

@@ -19,14 +19,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from generator.analysis import analyse
-from generator.inherit import OWN_FIELDS, deep_merge, resolve
-from generator.plan import Plan, PlanError, StagePlan, build_plan
-from generator.render import LINE_LENGTH
-from generator.resources import is_zoo_file, zoo_names, zoo_path
-from generator.rules import check_consistency
-from generator.source import reads_as_string
-from generator.spec import Spec
+from .analysis import analyse
+from .inherit import OWN_FIELDS, deep_merge, resolve
+from .plan import Plan, PlanError, StagePlan, build_plan
+from .render import LINE_LENGTH
+from .resources import is_zoo_file, zoo_names, zoo_path
+from .rules import check_consistency
+from .source import reads_as_string
+from .spec import Spec
 
 Data = dict[str, Any]
 BASES_TRIED = 4  # the zoo specs nearest the network, each shortened in full

@@ -24,7 +24,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from generator.errors import Location, Problem, SpecError, describe, dotted
+from .errors import Location, Problem, SpecError, describe, dotted
 
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 16

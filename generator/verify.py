@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from generator.spec import RESERVED_NAMES
+from .spec import RESERVED_NAMES
 
 ALLOWED_IMPORTS = {("torch", None), ("torch", "nn")}
 

@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.build import load_all  # noqa: E402
-from generator.report import format_macs  # noqa: E402
-from generator.resources import zoo_names  # noqa: E402
+from resnetgen.build import load_all  # noqa: E402
+from resnetgen.report import format_macs  # noqa: E402
+from resnetgen.resources import zoo_names  # noqa: E402
 
 RESULTS = ROOT / "build" / "parity.json"
 README = ROOT / "README.md"

@@ -12,9 +12,9 @@ from types import ModuleType
 import pytest
 import torch
 
-from generator.build import load_all, outputs
-from generator.files import write_all
-from generator.resources import zoo_names
+from resnetgen.build import load_all, outputs
+from resnetgen.files import write_all
+from resnetgen.resources import zoo_names
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = zoo_names()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.analysis import analyse
-from generator.load import load
+from resnetgen.analysis import analyse
+from resnetgen.load import load
 
 # Trainable parameters (torchvision's and timm's models; the ResNet paper's CIFAR nets).
 PUBLISHED_PARAMS = {

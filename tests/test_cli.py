@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import __version__
-from generator.cli import main
-from generator.resources import zoo_dir
+from resnetgen import __version__
+from resnetgen.cli import main
+from resnetgen.resources import zoo_dir
 
 from .conftest import ROOT, ZOO
 
@@ -197,7 +197,7 @@ def test_internal_errors_are_one_line_unless_debugging(monkeypatch) -> None:
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("generator.build.load", broken)
+    monkeypatch.setattr("resnetgen.build.load", broken)
     result = run("validate", "resnet18")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
@@ -316,7 +316,7 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path, monkeypatch) -> None:
     plain = run("build", "resnet18", "resnet34", "-o", str(tmp_path / "plain"))
     assert plain.stderr == ""
     assert plain.stdout.count("wrote ") == 4
-    monkeypatch.setattr("generator.cli._on_terminal", lambda: True)
+    monkeypatch.setattr("resnetgen.cli._on_terminal", lambda: True)
     monkeypatch.setattr("click._termui_impl.isatty", lambda _: True)
     shown = run("build", "resnet18", "resnet34", "-o", str(tmp_path / "bar"))
     assert "building" in shown.stderr and "100%" in shown.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from generator.cli import main
+from resnetgen.cli import main
 
 from .conftest import ROOT, ZOO
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from generator.compare import compare
-from generator.load import load
-from generator.spec import Spec
+from resnetgen.compare import compare
+from resnetgen.load import load
+from resnetgen.spec import Spec
 
 # field -> (settings shared by both sides, the change); both sides start from resnet50.
 CHANGES = {

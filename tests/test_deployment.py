@@ -23,8 +23,8 @@ import onnxruntime
 import pytest
 import torch
 
-from generator.analysis import analyse
-from generator.load import load
+from resnetgen.analysis import analyse
+from resnetgen.load import load
 
 from .conftest import REPRESENTATIVES, ROOT, ZOO, import_file, randomise_norms
 

@@ -12,8 +12,8 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from generator.build import load_all
-from generator.resources import zoo_names
+from resnetgen.build import load_all
+from resnetgen.resources import zoo_names
 
 from .conftest import ROOT, build_into
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import load_all, outputs
-from generator.files import Output, WriteRefused, write_all
+from resnetgen.build import load_all, outputs
+from resnetgen.files import Output, WriteRefused, write_all
 
 
 def _outputs(tmp_path: Path, *names: str) -> list[Output]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import main
+from resnetgen.cli import main
 
 BASE = "stages:\n  block: basic\n  depths: [1, 1]\n"
 NAMED = "name: net\n" + BASE

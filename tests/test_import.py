@@ -18,8 +18,8 @@ import pytest
 import timm
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.load import load
+from resnetgen.cli import main
+from resnetgen.load import load
 
 from .conftest import ROOT, build_model
 
@@ -182,7 +182,7 @@ def test_a_file_beside_the_spec_that_shadows_a_zoo_name_is_never_extended(tmp_pa
 PROBE = """
 import sys
 sys.modules[{blocked!r}] = None  # as if it were not installed
-from generator.cli import main
+from resnetgen.cli import main
 main(["import", "timm/resnet18", "-d", {directory!r}], prog_name="resnetgen")
 """
 

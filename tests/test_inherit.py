@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import SpecError
-from generator.inherit import resolve
-from generator.load import load
+from resnetgen.errors import SpecError
+from resnetgen.inherit import resolve
+from resnetgen.load import load
 
 BASE = """\
 name: base

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.build import load_all, outputs
-from generator.files import write_all
+from resnetgen.build import load_all, outputs
+from resnetgen.files import write_all
 
 HOSTILE = [
     '"""; import os; os.system("echo pwned"); """',

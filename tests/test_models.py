@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from generator.analysis import analyse
-from generator.load import load
+from resnetgen.analysis import analyse
+from resnetgen.load import load
 
 from .conftest import ZOO, build_into, import_file
 

@@ -11,7 +11,7 @@ from .conftest import ROOT
 
 PROBE = """
 import sys
-from generator.cli import main
+from resnetgen.cli import main
 try:
     main(sys.argv[1:], prog_name="resnetgen")
 except SystemExit as stop:
@@ -35,7 +35,7 @@ assert "torch" not in sys.modules, "torch was imported"
 def test_command_does_not_import_torch(args: list[str], tmp_path) -> None:
     if "--check" in args:
         subprocess.run(
-            [sys.executable, "-m", "generator", "build", "resnet50d", "-o", str(tmp_path)],
+            [sys.executable, "-m", "resnetgen", "build", "resnet50d", "-o", str(tmp_path)],
             check=True,
             cwd=ROOT,
             capture_output=True,

@@ -25,10 +25,10 @@ from torchvision.models import resnet as torchvision_resnet
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from generator.importer import check_same_model, instantiate
-from generator.load import load
-from generator.model_reader import read_model
-from generator.shortest import shortest_spec
+from resnetgen.importer import check_same_model, instantiate
+from resnetgen.load import load
+from resnetgen.model_reader import read_model
+from resnetgen.shortest import shortest_spec
 
 from .conftest import randomise_norms
 

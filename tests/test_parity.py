@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator.importer import instantiate
-from generator.load import LoadedSpec, load
-from generator.model_reader import read_model
-from generator.plan import Plan
-from generator.references import build_reference
-from generator.shortest import anonymous, shortest_spec
+from resnetgen.importer import instantiate
+from resnetgen.load import LoadedSpec, load
+from resnetgen.model_reader import read_model
+from resnetgen.plan import Plan
+from resnetgen.references import build_reference
+from resnetgen.shortest import anonymous, shortest_spec
 
 from .conftest import ROOT, ZOO, import_file, randomise_norms
 

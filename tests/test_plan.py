@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from generator.load import load
-from generator.plan import (
+from resnetgen.load import load
+from resnetgen.plan import (
     AvgPool,
     Conv,
     EfficientChannelAttention,

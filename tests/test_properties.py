@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from generator.build import outputs
-from generator.errors import SpecError
-from generator.load import load
+from resnetgen.build import outputs
+from resnetgen.errors import SpecError
+from resnetgen.load import load
 
 EXAMPLES = settings(
     max_examples=int(os.environ.get("RESNETGEN_FUZZ_EXAMPLES", "200")),

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from generator import __version__
-from generator.build import load_all, outputs
-from generator.provenance import provenance_state
-from generator.render import docstring_text
-from generator.spec import RESERVED_NAMES
+from resnetgen import __version__
+from resnetgen.build import load_all, outputs
+from resnetgen.provenance import provenance_state
+from resnetgen.render import docstring_text
+from resnetgen.spec import RESERVED_NAMES
 
 from .conftest import ZOO
 
@@ -84,7 +84,7 @@ def test_same_spec_gives_the_same_bytes(tmp_path: Path) -> None:
     again = outputs(load_all(["cifar_resnet56", "resnet50d"]), str(tmp_path))
     assert {o.path: o.text for o in first} == {o.path: o.text for o in again}
     script = (
-        "import sys; from generator.build import load_all, outputs; "
+        "import sys; from resnetgen.build import load_all, outputs; "
         f"sys.stdout.write(outputs(load_all(['resnet50d']), {str(tmp_path)!r})[0].text)"
     )
     runs = {

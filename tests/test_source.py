@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import Location, SpecError
-from generator.source import MAX_BYTES, MAX_DEPTH, read_source
+from resnetgen.errors import Location, SpecError
+from resnetgen.source import MAX_BYTES, MAX_DEPTH, read_source
 
 
 def _problem(path: Path) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.errors import SpecError
-from generator.load import load
-from generator.spec import Spec
+from resnetgen.errors import SpecError
+from resnetgen.load import load
+from resnetgen.spec import Spec
 
 GOOD = """\
 name: net

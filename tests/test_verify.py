@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.verify import UnsafeOutput, verify_source
+from resnetgen.cli import main
+from resnetgen.verify import UnsafeOutput, verify_source
 
 from .conftest import ROOT
 
@@ -55,10 +55,10 @@ def test_the_factory_must_be_there() -> None:
 
 
 def test_build_writes_nothing_when_the_check_fails(tmp_path: Path, monkeypatch) -> None:
-    import generator.build
+    import resnetgen.build
 
-    real = generator.build.render_model
-    monkeypatch.setattr(generator.build, "render_model", lambda *a: real(*a) + "import os\n")
+    real = resnetgen.build.render_model
+    monkeypatch.setattr(resnetgen.build, "render_model", lambda *a: real(*a) + "import os\n")
     result = CliRunner().invoke(main, ["build", "resnet18", "-o", str(tmp_path)])
     assert result.exit_code == 1
     assert "internal error: UnsafeOutput: unexpected import" in result.stderr
