@@ -1,8 +1,9 @@
 """Parameters, multiply-adds and output sizes, computed from the plan without torch.
 
-Multiply-adds count convolutions and the classifier (weights only, as
-`torch.utils.flop_counter` does, which reports two FLOPs per multiply-add); norms,
-activations, pools and additions are left out, as in the ResNet papers' tables.
+Multiply-adds count convolutions (the anti-aliasing blur's too) and the classifier
+(weights only, as `torch.utils.flop_counter` does, which reports two FLOPs per
+multiply-add); norms, activations, pools and additions are left out, as in the ResNet
+papers' tables.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .plan import (
+    AntiAlias,
     AvgPool,
     BlockPlan,
     Conv,
@@ -123,7 +125,14 @@ def _block(block: BlockPlan, shape: Shape, tally: _Tally, prefix: str) -> Shape:
     body = tally.run(block.body, shape, prefix)
     shortcut = tally.run(block.shortcut, shape, prefix)
     if body != shortcut:
-        raise AssertionError(f"{prefix}: residual {body} and shortcut {shortcut} differ")
+        # Odd sizes do this to timm's average-pool anti-aliasing, which rounds down where
+        # the ResNet-D shortcut rounds up; the reference fails on them too.
+        sizes = [f"{height}x{width}" for _, height, width in (body, shortcut)]
+        message = (
+            f"at this input size the residual branch of {prefix.rstrip('.')} gives {sizes[0]} "
+            f"and its shortcut {sizes[1]}; the network does not take it"
+        )
+        raise PlanError([(("input", "size"), message)])
     return body
 
 
@@ -154,6 +163,19 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
             window = (1, 1, 0, False)  # the padding makes up for the window's second pixel
         else:
             window = (layer.stride, layer.stride, 0, True)
+        out = (channels, _out(height, *window), _out(width, *window))
+        return LayerFigures({}, 0, out, math.prod(out))
+    if isinstance(layer, AntiAlias):
+        if layer.kind == "blur":  # a depthwise 3x3 conv over the input padded by one pixel
+            if min(height, width) < 2:  # reflection padding needs a pixel to mirror
+                raise PlanError([(("input", "size"), "the input is too small for this network")])
+            out_h, out_w = (
+                _out(height, 3, layer.stride, 1, False),
+                _out(width, 3, layer.stride, 1, False),
+            )
+            out = (channels, out_h, out_w)
+            return LayerFigures({}, 9 * math.prod(out), out, math.prod(out))
+        window = (layer.stride, layer.stride, 0, False)
         out = (channels, _out(height, *window), _out(width, *window))
         return LayerFigures({}, 0, out, math.prod(out))
     if isinstance(layer, PadChannels):

@@ -23,7 +23,7 @@ import click
 from . import __version__
 from .build import DEFAULT_OUT_DIR, OverridesNeedOneSpec, load_all, outputs
 from .compare import compare
-from .errors import Problem, SpecError
+from .errors import Location, Problem, SpecError
 from .files import WriteRefused, write_all
 from .load import LoadedSpec
 from .report import (
@@ -258,9 +258,14 @@ def show(
     """Per-stage table of SPEC: blocks, channels, stride, output size, parameters,
     multiply-adds and activation memory (float32, batch 1)."""
     from .analysis import analyse
+    from .plan import PlanError
 
     (loaded,) = load_all([spec], overrides, name)
-    analysis = analyse(loaded.plan, size) if size else loaded.analysis
+    try:
+        analysis = analyse(loaded.plan, size) if size else loaded.analysis
+    except PlanError as error:
+        where = Location(f"--size {size[0]} {size[1]}")  # type: ignore[index]
+        raise SpecError([Problem(where, "", message) for _, message in error.problems]) from None
     if as_json:
         parts = [
             {

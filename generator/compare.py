@@ -50,6 +50,7 @@ def describe(plan: Plan) -> dict[str, str]:
         "conv_bias": _yes(plan.conv_bias),
         "norm": plan.norm + (f" ({plan.norm_groups} groups)" if plan.norm == "group" else ""),
         "activation": plan.activation,
+        "anti_alias": plan.anti_alias,
         "init.zero_init_residual": _yes(plan.zero_init_residual),
     }
     for stage in plan.stages:

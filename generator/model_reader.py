@@ -100,7 +100,8 @@ class _Block:
     dilation: int | None  # of a basic block's second conv: its stage's
     shortcut: str  # identity, projection or avg_down
     shortcut_norm: bool | None
-    same_pool: bool  # an avg-pool shortcut's stride-1 window of a dilated stage
+    dilates: bool  # it shows its stage dilated beyond its first conv: by a same-padded
+    # shortcut pool, or a blur at stride 1 (timm's, where a dilated stage starts)
     attention: tuple[str, int] | None  # ("se", hidden) or ("eca", kernel size)
     drop_path: float
     last_norm: nn.Module
@@ -111,6 +112,7 @@ class _Reader:
         self.norm = _Setting("norm")
         self.activation = _Setting("activation")
         self.bias = _Setting("conv bias")
+        self.anti_alias = _Setting("anti-aliasing")
 
     # Leaves -----------------------------------------------------------------------
 
@@ -161,6 +163,7 @@ class _Reader:
         norm = self.norm.value
         data["norm"] = {"type": norm[0], **({"groups": norm[1]} if norm[0] == "group" else {})}
         data["activation"] = self.activation.value
+        data["anti_alias"] = self.anti_alias.value or "none"
         data["init"] = {"zero_init_residual": _zero_init(stages, norm[0])}
         return data
 
@@ -210,35 +213,62 @@ class _Reader:
     def stem_pool(self, pool: nn.Module | None, channels: int) -> dict[str, Any]:
         if pool is None or type(pool) is nn.Identity:
             return {"type": "none"}
-        if type(pool) is nn.MaxPool2d:
-            sides = [_side(pool.kernel_size), _side(pool.stride), _side(pool.padding)]
-            if None in sides or _side(pool.dilation) != 1:
+        if type(pool) is nn.AvgPool2d:  # timm's anti-aliasing by average, in place of the max pool
+            return {"type": "max", "stride": self.anti_aliasing(pool, "maxpool", channels)}
+        parts = list(pool) if type(pool) is nn.Sequential else [pool]
+        stride = None
+        if len(parts) in (2, 4) and (
+            _short(parts[1]) == "BlurPool2d" or type(parts[1]) is nn.AvgPool2d
+        ):
+            stride = self.anti_aliasing(parts.pop(1), "maxpool.1", channels)
+        shift = 0 if stride is None else 1  # the anti-aliasing pool keeps its slot
+        if len(parts) == 1 and type(parts[0]) is nn.MaxPool2d:
+            found = parts[0]
+            sides = [_side(found.kernel_size), _side(found.stride), _side(found.padding)]
+            if None in sides or _side(found.dilation) != 1:
                 raise NotExpressible("maxpool", "a max pool with unequal sides or a dilation")
-            kernel, stride, padding = sides
+            kernel, own_stride, padding = sides
             return {
                 "type": "max",
                 "kernel_size": kernel,
-                "stride": stride,
+                "stride": stride or own_stride,
                 "padding": padding,
-                "ceil_mode": bool(pool.ceil_mode),
+                "ceil_mode": bool(found.ceil_mode),
             }
-        if type(pool) is nn.Sequential and len(pool) == 3:
-            conv = self.conv(pool[0], "maxpool.0")
+        if len(parts) == 3:
+            conv = self.conv(parts[0], "maxpool.0")
             if conv.in_channels != channels or conv.out_channels != channels or conv.groups != 1:
                 raise NotExpressible("maxpool.0", "a pooling conv that changes the channels")
-            self.norm_of(pool[1], "maxpool.1", channels)
-            self.act(pool[2], "maxpool.2")
+            self.norm_of(parts[1], f"maxpool.{1 + shift}", channels)
+            self.act(parts[2], f"maxpool.{2 + shift}")
             return {
                 "type": "conv",
                 "kernel_size": conv.kernel_size[0],
-                "stride": conv.stride[0],
+                "stride": stride or conv.stride[0],
                 "padding": conv.padding[0],
             }
         raise NotExpressible(
             "maxpool",
             f"{_short(pool)} as the stem pool; the language has a max pool, a "
-            "strided conv, or none",
+            "strided conv, or none, each perhaps anti-aliased",
         )
+
+    def anti_aliasing(self, module: nn.Module, name: str, channels: int) -> int:
+        """The stride of an anti-aliasing pool, once its kind is the network's."""
+        if type(module) is nn.AvgPool2d:
+            kernel, stride, padding = (
+                _side(v) for v in (module.kernel_size, module.stride, module.padding)
+            )
+            if kernel != stride or padding != 0 or module.ceil_mode:
+                raise NotExpressible(name, "an average pool other than timm's anti-aliasing one")
+            self.anti_alias.see("avg", name)
+            return stride
+        if _short(module) == "BlurPool2d" and class_name(module).startswith("timm."):
+            if module.filt_size != 3 or module.pad_mode != "reflect" or module.channels != channels:
+                raise NotExpressible(name, "a blur pool other than timm's 3x3 binomial filter")
+            self.anti_alias.see("blur", name)
+            return module.stride
+        raise NotExpressible(name, f"{_short(module)} where an anti-aliasing pool belongs")
 
     def stage(self, stage: nn.Module, name: str, in_channels: int) -> list[_Block]:
         if type(stage) is not nn.Sequential or len(stage) == 0:
@@ -268,9 +298,8 @@ class _Reader:
                 raise NotExpressible(
                     f"{name}.{part}", f"{_short(module)} is not a part of a ResNet block"
                 )
-        for part, what in (("drop_block", "DropBlock"), ("aa", "anti-aliased downsampling")):
-            if part in parts and type(parts[part]) is not nn.Identity:
-                raise NotExpressible(f"{name}.{part}", f"{what} is not in the spec language yet")
+        if "drop_block" in parts and type(parts["drop_block"]) is not nn.Identity:
+            raise NotExpressible(f"{name}.drop_block", "DropBlock is not in the spec language yet")
         acts = [part for part in ("act1", "act2", "act3", "relu") if part in parts]
         for part in acts:
             self.act(parts[part], f"{name}.{part}")
@@ -291,7 +320,9 @@ class _Reader:
                     raise NotExpressible(f"{name}.{part}", "a grouped conv in a basic block")
             if conv2.stride[0] != 1:
                 raise NotExpressible(f"{name}.conv2", "a basic block strides on its first conv")
-            width, out, stride = conv1.out_channels, conv2.out_channels, conv1.stride[0]
+            width, out = conv1.out_channels, conv2.out_channels
+            aa_stride = self.block_anti_aliasing(parts, name, width)
+            stride = conv1.stride[0] * (aa_stride or 1)
             stride_on, groups = None, 1
             first_dilation, dilation = conv1.dilation[0], conv2.dilation[0]
             last_norm = parts["bn2"]
@@ -317,7 +348,8 @@ class _Reader:
                     f"{conv3.out_channels} channels out; a bottleneck expands a stage's width by 4",
                 )
             width, out = conv2.out_channels, conv3.out_channels
-            stride = conv1.stride[0] * conv2.stride[0]
+            aa_stride = self.block_anti_aliasing(parts, name, width)
+            stride = conv1.stride[0] * conv2.stride[0] * (aa_stride or 1)
             stride_on = ("1x1" if conv1.stride[0] > 1 else "3x3") if stride > 1 else None
             groups, first_dilation, dilation = conv2.groups, conv2.dilation[0], None
             last_norm = parts["bn3"]
@@ -339,11 +371,20 @@ class _Reader:
             dilation=dilation,
             shortcut=shortcut,
             shortcut_norm=shortcut_norm,
-            same_pool=same_pool,
+            dilates=same_pool or aa_stride == 1,
             attention=self.attention(parts.get("se"), f"{name}.se"),
             drop_path=_drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
             last_norm=last_norm,
         )
+
+    def block_anti_aliasing(
+        self, parts: dict[str, nn.Module], name: str, channels: int
+    ) -> int | None:
+        """The stride a block's anti-aliasing pool takes from its 3x3 conv; None without one."""
+        pool = parts.get("aa")
+        if pool is None or type(pool) is nn.Identity:
+            return None
+        return self.anti_aliasing(pool, f"{name}.aa", channels)
 
     def shortcut(
         self, module: nn.Module | None, name: str, in_channels: int, out: int, stride: int
@@ -578,7 +619,7 @@ def _dilations(stages: list[list[_Block]]) -> list[int]:
     """Each stage's dilation, from its later blocks and the next stage's first block.
 
     A stage whose own dilation appears nowhere (one bottleneck, last) keeps the previous
-    one, unless a same-padded shortcut pool says it is dilated.
+    one, unless its first block shows it dilated further.
     """
     known: list[int | None] = []
     for stage in stages:
@@ -591,7 +632,7 @@ def _dilations(stages: list[list[_Block]]) -> list[int]:
     previous = 1
     for stage, value in zip(stages, known, strict=True):
         if value is None:
-            value = max(previous, 2) if stage[0].same_pool else previous
+            value = previous * 2 if stage[0].dilates else previous  # as timm doubles it
         dilations.append(value)
         previous = value
     return dilations
@@ -803,6 +844,8 @@ def _layer(module: nn.Module) -> tuple[Any, ...] | None:
             and _side(pool.padding) == 0
         ):
             return ("same-padded average pool", _side(pool.kernel_size), _side(pool.stride))
+    if type(module) is nn.AvgPool2d and _side(module.kernel_size) == _side(module.stride) == 1:
+        return None  # the identity: timm's average anti-aliasing where nothing strides
     if type(module) is nn.AvgPool2d:
         return (
             "average pool",
@@ -812,6 +855,8 @@ def _layer(module: nn.Module) -> tuple[Any, ...] | None:
             module.ceil_mode,
             module.count_include_pad,
         )
+    if _short(module) in ("BlurPool2d", "BlurPool"):  # timm's, and the generated file's
+        return ("blur pool", module.channels, module.stride)
     if _short(module) == "DropPath":
         rate = getattr(module, "drop_prob", getattr(module, "rate", 0.0))
         return ("stochastic depth", rate) if rate else None

@@ -13,6 +13,7 @@ from typing import Literal
 
 from .spec import (
     ActivationType,
+    AntiAliasType,
     AttentionType,
     BlockKind,
     FieldPath,
@@ -70,6 +71,19 @@ class AvgPool:
 
 
 @dataclass(frozen=True)
+class AntiAlias:
+    """The stride of a conv or pool, taken after it (Zhang 2019, arXiv:1904.11486).
+
+    blur: a fixed 3x3 binomial filter per channel over the input reflection-padded by one
+    pixel, at `stride`; avg: a `stride` x `stride` average pool.
+    """
+
+    kind: Literal["blur", "avg"]
+    channels: int
+    stride: int
+
+
+@dataclass(frozen=True)
 class PadChannels:
     """Option A shortcut: keep every `stride`-th pixel, append zero channels."""
 
@@ -115,6 +129,7 @@ Layer = (
     | Norm
     | MaxPool
     | AvgPool
+    | AntiAlias
     | PadChannels
     | SqueezeExcite
     | EfficientChannelAttention
@@ -199,6 +214,7 @@ class Plan:
     norm: NormType
     norm_groups: int
     activation: ActivationType
+    anti_alias: AntiAliasType
     attention: AttentionType
     preactivation: bool
     stride_on: StrideOn
@@ -360,6 +376,7 @@ def build_plan(spec: Spec) -> Plan:
         norm=spec.norm.type,
         norm_groups=spec.norm.groups,
         activation=spec.activation,
+        anti_alias=spec.anti_alias,
         attention=stages.attention.type,
         preactivation=stages.preactivation,
         stride_on=stages.stride_on,
@@ -468,15 +485,32 @@ def _stem(spec: Spec) -> StemPlan:
         layers.append(("bn1", _norm(spec, channels[-1])))
 
     pool = _stem_pool(spec)
-    if pool is not None and pool.type == "max":
-        layers.append(
-            ("maxpool", MaxPool(pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode))
-        )
-    elif pool is not None:
-        out = channels[-1]
-        conv = Conv(out, out, pool.kernel_size, pool.stride, pool.padding, bias=bias)
-        layers.extend([("maxpool.0", conv), ("maxpool.1", _norm(spec, out))])
+    if pool is not None:
+        layers.extend(_stem_pool_layers(spec, pool, channels[-1]))
     return StemPlan(stem.type, channels, stem.norm, pool, tuple(layers))
+
+
+def _stem_pool_layers(spec: Spec, pool: StemPool, channels: int) -> list[Named]:
+    stride, after = pool.stride, []
+    if spec.anti_alias != "none" and pool.stride > 1:
+        # Anti-aliasing keeps the pool at stride 1 and hands its stride to a pool after it;
+        # timm's average pool stands in for a max pool outright.
+        anti_alias = AntiAlias(spec.anti_alias, channels, pool.stride)
+        if pool.type == "max" and spec.anti_alias == "avg":
+            return [("maxpool", anti_alias)]
+        stride, after = 1, [anti_alias]
+    if pool.type == "max":
+        max_pool = MaxPool(pool.kernel_size, stride, pool.padding, pool.ceil_mode)
+        return _numbered("maxpool", [max_pool, *after])
+    conv = Conv(channels, channels, pool.kernel_size, stride, pool.padding, bias=spec.conv_bias)
+    return _numbered("maxpool", [conv, *after, _norm(spec, channels)])
+
+
+def _numbered(name: str, layers: list[Layer]) -> list[Named]:
+    """One layer under `name`, or several under name.0, name.1, ... (a Sequential)."""
+    if len(layers) == 1:
+        return [(name, layers[0])]
+    return [(f"{name}.{index}", layer) for index, layer in enumerate(layers)]
 
 
 def _stem_pool(spec: Spec) -> StemPool | None:
@@ -489,19 +523,28 @@ def _stem_pool(spec: Spec) -> StemPool | None:
 
 
 def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
-    """The residual branch; pre-activation puts each norm before its conv, on its input."""
+    """The residual branch; pre-activation puts each norm before its conv, on its input.
+
+    With anti-aliasing the strided 3x3 conv runs at stride 1 and a pool named `aa` takes
+    the stride after its norm and activation; timm applies it where a dilated stage
+    starts as well, at stride 1 (a blur without subsampling).
+    """
     bias = spec.conv_bias
     width, out = block.width, block.out_channels
     first, dilation = block.first_dilation, block.dilation
+    aliased = spec.anti_alias != "none" and (block.stride > 1 or first != dilation)
+    stride = 1 if aliased else block.stride
     if block.kind == "basic":
+        strided = 1
         convs = [
-            Conv(block.in_channels, width, 3, block.stride, first, 1, bias, first),
+            Conv(block.in_channels, width, 3, stride, first, 1, bias, first),
             Conv(width, out, 3, 1, dilation, 1, bias, dilation),
         ]
     else:
         on_1x1 = spec.stages.stride_on == "1x1"
-        stride_1x1, stride_3x3 = (block.stride, 1) if on_1x1 else (1, block.stride)
+        stride_1x1, stride_3x3 = (stride, 1) if on_1x1 else (1, stride)
         groups = spec.stages.groups
+        strided = 2
         convs = [
             Conv(block.in_channels, width, 1, stride=stride_1x1, bias=bias),
             Conv(width, width, 3, stride_3x3, first, groups, bias, first),
@@ -512,6 +555,9 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
     for index, conv in enumerate(convs, start=1):
         norm = (f"bn{index}", _norm(spec, conv.in_channels if preact else conv.out_channels))
         layers.extend([norm, (f"conv{index}", conv)] if preact else [(f"conv{index}", conv), norm])
+        # An average pool at stride 1 is the identity: only the blur runs there.
+        if index == strided and aliased and (block.stride > 1 or spec.anti_alias == "blur"):
+            layers.append(("aa", AntiAlias(spec.anti_alias, conv.out_channels, block.stride)))
     return tuple(layers)
 
 

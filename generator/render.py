@@ -13,7 +13,7 @@ import unicodedata
 import jinja2
 
 from .analysis import Analysis
-from .plan import AvgPool, Plan, StagePlan
+from .plan import AntiAlias, AvgPool, Conv, MaxPool, Norm, Plan, StagePlan
 from .provenance import Provenance, with_header
 from .report import (
     ACTIVATIONS_NOTE,
@@ -95,7 +95,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             f"num_classes: int = {plan.head.num_classes}",
             f"in_channels: int = {plan.in_channels}",
         ],
-        "maxpool_args": _maxpool_args(plan),
+        "stem_pool": _stem_pool(plan),
         "stage_channels": [stage.out_channels for stage in plan.stages],
         "stage_strides": list(plan.stage_strides),
         "shortcut_template": "projection" if plan.shortcut == "projection_all" else plan.shortcut,
@@ -182,10 +182,12 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     attention = ATTENTION_PARAMETER.get(plan.attention)
     # A basic block's two 3x3 convs differ in dilation where a dilated stage starts (the
     # first keeps the previous stage's); a bottleneck's one 3x3 takes its block's first.
-    two_dilations = plan.dilated and "basic" in plan.block_kinds
+    # So does the anti-aliasing pool's condition, where a blur runs at a dilated stage's start.
+    two_dilations = plan.dilated and ("basic" in plan.block_kinds or plan.anti_alias == "blur")
     dilations = ["dilation", "first_dilation"] if two_dilations else ["dilation"]
     optional = [*([attention] if attention else []), *(dilations if plan.dilated else [])]
     width = ["width"] if has_width else []
+    mid_channels = "width" if has_width else "out_channels"
     identity = "None" if plan.preactivation else "nn.Identity()"
     downsample_type = "nn.Module | None" if plan.preactivation else "nn.Module"
     block_signature = [
@@ -232,7 +234,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     dilation = ["dilation=dilation"] if plan.dilated else []
     first_dilation = ["dilation=first_dilation"] if plan.dilated else []
     groups = [f"groups={plan.groups}"] if plan.groups > 1 else []
-    stride = ["stride"] if plan.stride_on == "3x3" else []
+    stride = ["stride"] if plan.stride_on == "3x3" and plan.anti_alias == "none" else []
     return {
         "mixed": mixed,
         "conv3x3": {
@@ -261,7 +263,17 @@ def _block_interface(plan: Plan) -> dict[str, object]:
             *groups,
             *(first_dilation if two_dilations else dilation),
         ],
-        "basic_dilation": {"conv1": first_dilation, "conv2": dilation},
+        "basic_conv1": [
+            *(["stride"] if plan.anti_alias == "none" else []),
+            *first_dilation,
+        ],
+        "basic_dilation": dilation,
+        "anti_alias": {
+            "basic": _anti_alias_line(plan, mid_channels),
+            "bottleneck": _anti_alias_line(plan, "width"),
+        }
+        if plan.anti_alias != "none"
+        else None,
         "downsample_type": downsample_type,
         "zero_init": {
             "basic": "conv2" if plan.preactivation else "bn2",
@@ -269,7 +281,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         },
         "block_classes": classes,
         "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
-        "mid_channels": "width" if has_width else "out_channels",
+        "mid_channels": mid_channels,
         "identity": identity,
         "block_signature": block_signature,
         "stage_signature": stage_signature,
@@ -284,6 +296,26 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     }
 
 
+ANTI_ALIAS_POOLS = {"blur": "BlurPool({channels}, {stride})", "avg": "nn.AvgPool2d({stride})"}
+
+
+def _anti_alias_line(plan: Plan, channels: str) -> str:
+    """The block's anti-aliasing pool: where it strides, and for a blur where a dilated
+    stage starts (an average pool at stride 1 would be the identity)."""
+    pool = ANTI_ALIAS_POOLS[plan.anti_alias].format(channels=channels, stride="stride")
+    condition = "stride > 1"
+    if plan.dilated and plan.anti_alias == "blur":
+        condition += " or first_dilation != dilation"
+    value = f"{pool} if {condition} else nn.Identity()"
+    # As ruff formats it: one line, else the value alone in parentheses, else a part a line.
+    if len(f"        self.aa = {value}") <= LINE_LENGTH:
+        return f"        self.aa = {value}"
+    fits = len(value) + 12 <= LINE_LENGTH
+    parts = [value] if fits else [pool, f"if {condition}", "else nn.Identity()"]
+    inner = "".join(f"            {part}\n" for part in parts)
+    return f"        self.aa = (\n{inner}        )"
+
+
 def _inference_context(plan: Plan) -> dict[str, object]:
     """Which conv feeds which batch norm, for `for_inference` to fold them."""
     if plan.norm == "group" or plan.preactivation:
@@ -293,7 +325,11 @@ def _inference_context(plan: Plan) -> dict[str, object]:
     else:
         stem_folds = [("conv1", "bn1")]
     if plan.stem.pool is not None and plan.stem.pool.type == "conv":
-        stem_folds.append(("maxpool[0]", "maxpool[1]"))
+        # An anti-aliasing pool may stand between them: it is linear, per channel, and
+        # keeps a constant, so the norm folds across it.
+        pool = [layer for name, layer in plan.stem.layers if name.startswith("maxpool")]
+        norm = next(index for index, layer in enumerate(pool) if isinstance(layer, Norm))
+        stem_folds.append(("maxpool[0]", f"maxpool[{norm}]"))
     shortcut_fold = None
     if plan.shortcut_norm:
         shortcut_fold = (1, 2) if plan.shortcut == "avg_down" else (0, 1)
@@ -340,6 +376,8 @@ def _diagram(plan: Plan, analysis: Analysis) -> list[tuple[str, str]]:
     stem = plan.stem
     convs = {"classic": "7x7 conv", "deep": "three 3x3 convs", "cifar": "3x3 conv"}[stem.type]
     pool = f"{stem.pool.type} pool /{stem.pool.stride}" if stem.pool else "no pool"
+    if stem.pool and plan.anti_alias != "none":
+        pool = f"{stem.pool.type} pool, {plan.anti_alias} anti-aliased /{stem.pool.stride}"
     channels, height, width = analysis.input
     nodes = [("input", f"input<br/>{channels}x{height}x{width}")]
     if plan.resize:
@@ -348,6 +386,8 @@ def _diagram(plan: Plan, analysis: Analysis) -> list[tuple[str, str]]:
     nodes.append(("stem", f"stem<br/>{convs} ({channel_list}), {pool}<br/>{size('stem')}"))
     for stage in plan.stages:
         extras = [f"/{stage.stride}"] if stage.stride > 1 else []
+        if stage.stride > 1 and plan.anti_alias != "none":
+            extras.append(f"{plan.anti_alias} anti-aliased")
         if plan.attention != "none":
             extras.append(plan.attention.upper())
         detail = " ".join([f"{stage.depth} x {stage.block}", *extras])
@@ -366,12 +406,48 @@ def markdown_text(text: str) -> str:
     return " ".join(escaped.split()).replace("`", "\\`")
 
 
-def _maxpool_args(plan: Plan) -> list[str]:
+def _stem_pool(plan: Plan) -> list[str]:
+    """`self.maxpool = ...`, with a comment where the pool is not a plain max pool."""
     pool = plan.stem.pool
-    if pool is None or pool.type != "max":
+    layers = [layer for name, layer in plan.stem.layers if name.startswith("maxpool")]
+    if pool is None or not layers:
         return []
-    args = [str(pool.kernel_size), f"stride={pool.stride}", f"padding={pool.padding}"]
-    return args + (["ceil_mode=True"] if pool.ceil_mode else [])
+    modules = [_stem_pool_module(plan, layer) for layer in layers]
+    if pool.type == "conv":
+        modules.append(ACTIVATIONS[plan.activation])
+    comments = []
+    if pool.type == "conv":
+        comments.append(
+            'A strided conv replaces the max pool; "maxpool" stays the checkpoints\' name.'
+        )
+    if any(isinstance(layer, AntiAlias) for layer in layers):
+        comments.append(
+            "Anti-aliasing: a 2x2 average pool in place of the max pool, as in timm."
+            if len(layers) == 1
+            else "Anti-aliasing: the pool runs at stride 1 and a blur pool takes its stride."
+            if plan.anti_alias == "blur"
+            else "Anti-aliasing: the pool runs at stride 1 and an average pool takes its stride."
+        )
+    lines = [f"        # {comment}" for comment in comments]
+    if len(modules) == 1:
+        return [*lines, f"        self.maxpool = {modules[0]}"]
+    return [*lines, call("self.maxpool = nn.Sequential", *modules)]
+
+
+def _stem_pool_module(plan: Plan, layer: object) -> str:
+    if isinstance(layer, MaxPool):
+        args = [str(layer.kernel_size), f"stride={layer.stride}", f"padding={layer.padding}"]
+        return f"nn.MaxPool2d({', '.join(args + (['ceil_mode=True'] if layer.ceil_mode else []))})"
+    if isinstance(layer, Conv):
+        return (
+            f"nn.Conv2d({layer.in_channels}, {layer.out_channels}, {layer.kernel_size}, "
+            f"stride={layer.stride}, padding={layer.padding}, bias={layer.bias!r})"
+        )
+    if isinstance(layer, AntiAlias):
+        return ANTI_ALIAS_POOLS[layer.kind].format(channels=layer.channels, stride=layer.stride)
+    if isinstance(layer, Norm):
+        return norm_layer(plan, layer.channels)
+    raise TypeError(f"no stem pool module for {layer!r}")
 
 
 def _size_line(analysis: Analysis) -> str:

@@ -151,6 +151,16 @@ def _pool_padding(spec: Any) -> Iterator[Finding]:
         yield ("stem", "pool", "padding"), message
 
 
+def _anti_alias(spec: Any) -> Iterator[Finding]:
+    if spec.anti_alias == "none":
+        return
+    if spec.stages.preactivation:
+        yield ("anti_alias",), "applies to post-activation blocks only"
+    elif "bottleneck" in spec.stages.block and spec.stages.stride_on != "3x3":
+        message = "follows the stride of a 3x3 conv; with stride_on 1x1 no 3x3 strides"
+        yield ("anti_alias",), message
+
+
 RULES: tuple[Rule, ...] = (
     _one_per_stage("widths"),
     _one_per_stage("strides"),
@@ -168,4 +178,5 @@ RULES: tuple[Rule, ...] = (
     _pool_fields,
     _pool_ceil_mode,
     _pool_padding,
+    _anti_alias,
 )

@@ -31,6 +31,7 @@ PoolType = Literal["max", "conv", "none"]
 AttentionType = Literal["none", "se", "eca"]
 NormType = Literal["batch", "group", "frozen_batch"]
 ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
+AntiAliasType = Literal["none", "blur", "avg"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
 
@@ -55,6 +56,7 @@ RESERVED_NAMES = frozenset(
         "PreActBottleneck",
         "DropPath",
         "FrozenBatchNorm2d",
+        "BlurPool",
     }
 )
 
@@ -302,6 +304,14 @@ class Spec(_Section):
         "relu",
         description="relu, silu, gelu or leaky_relu (slope 0.01); convs start from kaiming "
         "init with the matching gain.",
+    )
+    anti_alias: AntiAliasType = Field(
+        "none",
+        description="Anti-aliased downsampling (Zhang, ICML 2019, arXiv:1904.11486), as timm "
+        "builds it: each strided 3x3 conv, and the stem pool, runs at stride 1 and hands its "
+        "stride to a pool after it. blur: a fixed 3x3 binomial filter per channel over the "
+        "reflection-padded input (timm's BlurPool2d); avg: a stride x stride average pool, "
+        "which in the stem replaces a max pool outright.",
     )
     init: Init = Init()
 

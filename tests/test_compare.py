@@ -49,6 +49,7 @@ CHANGES = {
     "norm.type": ((), ("norm.type=frozen_batch",)),
     "norm.groups": (("norm.type=group",), ("norm.groups=16",)),
     "activation": ((), ("activation=silu",)),
+    "anti_alias": ((), ("anti_alias=blur",)),
     "init.zero_init_residual": ((), ("init.zero_init_residual=true",)),
 }
 DESCRIPTIVE = {"name", "extends", "description", "reference"}

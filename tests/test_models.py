@@ -8,6 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from resnetgen.analysis import analyse
 from resnetgen.load import load
+from resnetgen.plan import PlanError
 
 from .conftest import ZOO, build_into, import_file
 
@@ -61,8 +62,13 @@ def test_multiply_adds_match_the_flop_counter(meta_model, name: str) -> None:
 def test_output_sizes_match_the_analysis(meta_model, name: str) -> None:
     loaded = load(name)
     height, width = 161, 173
-    analysis = analyse(loaded.plan, (height, width))
     x = torch.randn(1, loaded.plan.in_channels, height, width, device="meta")
+    try:
+        analysis = analyse(loaded.plan, (height, width))
+    except PlanError:  # average anti-aliasing takes even stage inputs only, as timm's does
+        with pytest.raises(RuntimeError):
+            meta_model(name).forward_features(x)
+        return
     features = meta_model(name).forward_features(x)
     assert tuple(features.shape[1:]) == analysis.parts[-2].output
 
@@ -87,7 +93,13 @@ def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
 @pytest.mark.parametrize("name", ZOO)
 def test_activation_counts_match_the_layers_outputs(meta_model, name: str) -> None:
     loaded = load(name)
-    custom = ("PadShortcut", "SqueezeExcite", "EfficientChannelAttention", "FrozenBatchNorm2d")
+    custom = (
+        "PadShortcut",
+        "SqueezeExcite",
+        "EfficientChannelAttention",
+        "FrozenBatchNorm2d",
+        "BlurPool",
+    )
     counted = (
         torch.nn.Conv2d,
         torch.nn.Conv1d,

@@ -74,7 +74,13 @@ def test_same_network_as_the_reference(
         for height, width in SIZES:
             x = torch.randn(1, 3, height, width, generator=generator)
             with torch.no_grad():
-                want_logits, got_logits = expected(x), actual(x)
+                try:
+                    want_logits = expected(x)
+                except RuntimeError:  # timm's average anti-aliasing takes even sizes only
+                    with pytest.raises(RuntimeError, match="must match the size"):
+                        actual(x)
+                    continue
+                got_logits = actual(x)
             torch.testing.assert_close(got_logits, want_logits)
             worst = max(worst, (got_logits - want_logits).abs().max().item())
     updated = actual.state_dict()  # running statistics after the train-mode passes
@@ -89,7 +95,7 @@ def test_same_network_as_the_reference(
     again.load_state_dict(actual.state_dict(), strict=True, assign=True)
     expected.eval()
     again.eval()
-    x = torch.randn(1, 3, *SIZES[-1], generator=generator)
+    x = torch.randn(1, 3, 128, 128, generator=generator)
     with torch.no_grad():
         torch.testing.assert_close(again(x), expected(x))
 

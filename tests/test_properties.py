@@ -103,6 +103,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "head": {"num_classes": draw(st.integers(1, 20)), "dropout": draw(st.floats(0, 0.9))},
         "conv_bias": draw(st.booleans()),
         "activation": draw(st.sampled_from(["relu", "silu", "gelu", "leaky_relu"])),
+        "anti_alias": draw(st.sampled_from(["none", "blur", "avg"]))
+        if not preactivation and stages.get("stride_on", "3x3") == "3x3"
+        else "none",
         "init": {
             "zero_init_residual": draw(st.booleans()) if preactivation or not frozen else False
         },

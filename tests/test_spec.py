@@ -170,6 +170,23 @@ def test_a_good_spec_loads(write_spec) -> None:
             "8:16: stem.pool.ceil_mode: applies to a max pool only (given True)",
         ),
         (
+            GOOD + "  stride_on: 1x1\nanti_alias: blur\n",
+            "6:13: anti_alias: follows the stride of a 3x3 conv; with stride_on 1x1 no 3x3 strides",
+        ),
+        (
+            GOOD + "  preactivation: true\nanti_alias: avg\n",
+            "6:13: anti_alias: applies to post-activation blocks only (given 'avg')",
+        ),
+        (
+            GOOD + "anti_alias: gaussian\n",
+            "5:13: anti_alias: should be 'none', 'blur' or 'avg' (given 'gaussian')",
+        ),
+        (
+            GOOD + "anti_alias: avg\ninput:\n  size: [161, 173]\n",
+            "7:9: input.size: at this input size the residual branch of layer2.0 gives 20x21 and "
+            "its shortcut 20x22; the network does not take it (given [161, 173])",
+        ),
+        (
             GOOD + "reference: timm/Resnet50\n",
             "5:12: reference: should be torchvision/NAME or timm/NAME (given 'timm/Resnet50')",
         ),
