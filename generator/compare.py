@@ -44,6 +44,8 @@ def describe(plan: Plan) -> dict[str, str]:
         "stages.groups": str(plan.groups),
         "stages.shortcut": plan.shortcut,
         "stages.shortcut_norm": _yes(plan.shortcut_norm),
+        "stages.shortcut_kernel": f"{plan.shortcut_kernel}x{plan.shortcut_kernel}",
+        "stages.reduce_first": str(plan.reduce_first),
         "stages.attention": plan.attention,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),

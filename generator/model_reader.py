@@ -113,6 +113,8 @@ class _Reader:
         self.activation = _Setting("activation")
         self.bias = _Setting("conv bias")
         self.anti_alias = _Setting("anti-aliasing")
+        self.reduce_first = _Setting("first-conv reduction")
+        self.shortcut_kernel = _Setting("shortcut kernel")
 
     # Leaves -----------------------------------------------------------------------
 
@@ -158,6 +160,8 @@ class _Reader:
         head = self.head(model, children, blocks_in)
         data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
         data["stages"] = _stages(stages, stage_names)
+        data["stages"]["shortcut_kernel"] = self.shortcut_kernel.value or 1
+        data["stages"]["reduce_first"] = self.reduce_first.value or 1
         data["head"] = head
         data["conv_bias"] = bool(self.bias.value)
         norm = self.norm.value
@@ -309,19 +313,14 @@ class _Reader:
             self.norm_of(parts.get("bn1"), f"{name}.bn1", conv1.out_channels)
             self.norm_of(parts.get("bn2"), f"{name}.bn2", conv2.out_channels)
             _chained(conv1, conv2, name)
-            if conv1.out_channels != conv2.out_channels:
-                raise NotExpressible(
-                    f"{name}.conv1",
-                    f"{conv1.out_channels} channels where the block outputs "
-                    f"{conv2.out_channels}; a basic block keeps its width throughout",
-                )
+            self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
             for conv, part in ((conv1, "conv1"), (conv2, "conv2")):
                 if conv.groups != 1:
                     raise NotExpressible(f"{name}.{part}", "a grouped conv in a basic block")
             if conv2.stride[0] != 1:
                 raise NotExpressible(f"{name}.conv2", "a basic block strides on its first conv")
-            width, out = conv1.out_channels, conv2.out_channels
-            aa_stride = self.block_anti_aliasing(parts, name, width)
+            width = out = conv2.out_channels
+            aa_stride = self.block_anti_aliasing(parts, name, conv1.out_channels)
             stride = conv1.stride[0] * (aa_stride or 1)
             stride_on, groups = None, 1
             first_dilation, dilation = conv1.dilation[0], conv2.dilation[0]
@@ -334,12 +333,7 @@ class _Reader:
                 self.norm_of(parts.get(f"bn{index}"), f"{name}.bn{index}", conv.out_channels)
             _chained(conv1, conv2, name)
             _chained(conv2, conv3, name)
-            if conv1.out_channels != conv2.out_channels:
-                raise NotExpressible(
-                    f"{name}.conv1",
-                    f"{conv1.out_channels} channels where the 3x3 conv has "
-                    f"{conv2.out_channels}; the language's bottleneck keeps its inner width",
-                )
+            self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
             if conv3.stride[0] != 1 or (conv1.stride[0] > 1 and conv2.stride[0] > 1):
                 raise NotExpressible(name, "a bottleneck strides once, on its first 1x1 or its 3x3")
             if conv3.out_channels % 4:
@@ -377,6 +371,18 @@ class _Reader:
             last_norm=last_norm,
         )
 
+    def reduction(self, first: nn.Conv2d, width: int, name: str) -> None:
+        """How much a block's first conv narrows its inner width, as timm's
+        block_reduce_first does (width // reduce_first)."""
+        fits = [r for r in range(1, 9) if width // r == first.out_channels]
+        if not fits:
+            raise NotExpressible(
+                name,
+                f"{first.out_channels} channels where the inner width is {width}; the "
+                "language's first conv has the inner width divided by 1 to 8",
+            )
+        self.reduce_first.see(fits[0], name)
+
     def block_anti_aliasing(
         self, parts: dict[str, nn.Module], name: str, channels: int
     ) -> int | None:
@@ -406,12 +412,14 @@ class _Reader:
                 name, "a shortcut that is not a conv, a norm and perhaps a pool before"
             )
         conv = self.conv(parts[0], f"{name}.{offset}")
-        if conv.kernel_size[0] != 1:
+        if conv.kernel_size[0] not in (1, 3) or (conv.kernel_size[0] == 3 and pool is not None):
             raise NotExpressible(
                 f"{name}.{offset}",
-                f"a {conv.kernel_size[0]}x{conv.kernel_size[0]} shortcut "
-                "conv; the language's is 1x1 (timm's down_kernel_size is not in it yet)",
+                f"a {conv.kernel_size[0]}x{conv.kernel_size[0]} shortcut conv; the language's "
+                "is a 1x1, or a 3x3 on a strided or dilated projection",
             )
+        if conv.kernel_size[0] == 3:
+            self.shortcut_kernel.see(3, f"{name}.{offset}")
         if conv.in_channels != in_channels or conv.out_channels != out:
             raise NotExpressible(
                 f"{name}.{offset}", "a shortcut conv that does not match its block"

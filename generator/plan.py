@@ -221,6 +221,8 @@ class Plan:
     groups: int
     shortcut: ShortcutKind
     shortcut_norm: bool
+    shortcut_kernel: int  # of a projection where its stage strides or dilates
+    reduce_first: int  # a block's first conv outputs its inner width divided by this
     zero_init_residual: bool
     drop_path_rate: float  # of the last block; stochastic depth rises to it from 0
     stem: StemPlan
@@ -296,6 +298,17 @@ def build_plan(spec: Spec) -> Plan:
         if width < 1:
             message = f"gives stage {index + 1} a bottleneck width of 0; raise it or the width"
             problems.append((("stages", "width_per_group"), message))
+            continue
+        reduced = width // stages.reduce_first
+        grouped = stages.groups if kind == "bottleneck" else 1
+        if reduced < 1 or reduced % grouped:
+            message = (
+                f"leaves stage {index + 1} a first conv of {reduced} channels, which "
+                f"{grouped} groups cannot take"
+                if reduced
+                else f"leaves stage {index + 1} a first conv of no channels"
+            )
+            problems.append((("stages", "reduce_first"), message))
             continue
         if stages.shortcut == "zero_pad" and out_channels < in_channels:
             message = (
@@ -383,6 +396,8 @@ def build_plan(spec: Spec) -> Plan:
         groups=stages.groups,
         shortcut=stages.shortcut,
         shortcut_norm=stages.shortcut_norm and stages.shortcut != "zero_pad",
+        shortcut_kernel=stages.shortcut_kernel,
+        reduce_first=stages.reduce_first,
         zero_init_residual=spec.init.zero_init_residual,
         drop_path_rate=stages.drop_path,
         stem=stem,
@@ -531,14 +546,15 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
     """
     bias = spec.conv_bias
     width, out = block.width, block.out_channels
+    reduced = width // spec.stages.reduce_first  # the first conv's output (SENet-154 halves it)
     first, dilation = block.first_dilation, block.dilation
     aliased = spec.anti_alias != "none" and (block.stride > 1 or first != dilation)
     stride = 1 if aliased else block.stride
     if block.kind == "basic":
         strided = 1
         convs = [
-            Conv(block.in_channels, width, 3, stride, first, 1, bias, first),
-            Conv(width, out, 3, 1, dilation, 1, bias, dilation),
+            Conv(block.in_channels, reduced, 3, stride, first, 1, bias, first),
+            Conv(reduced, out, 3, 1, dilation, 1, bias, dilation),
         ]
     else:
         on_1x1 = spec.stages.stride_on == "1x1"
@@ -546,8 +562,8 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         groups = spec.stages.groups
         strided = 2
         convs = [
-            Conv(block.in_channels, width, 1, stride=stride_1x1, bias=bias),
-            Conv(width, width, 3, stride_3x3, first, groups, bias, first),
+            Conv(block.in_channels, reduced, 1, stride=stride_1x1, bias=bias),
+            Conv(reduced, width, 3, stride_3x3, first, groups, bias, first),
             Conv(width, out, 1, bias=bias),
         ]
     preact = spec.stages.preactivation
@@ -576,6 +592,10 @@ def _shortcut(kind: str, block: _Block, spec: Spec) -> tuple[Named, ...]:
             AvgPool(stride) if stride > 1 else AvgPool(1, same=True) if block.dilation > 1 else None
         )
         layers += [pool, Conv(in_channels, out_channels, 1, bias=bias)]
+    elif (stride > 1 or block.dilation > 1) and spec.stages.shortcut_kernel == 3:
+        # SENet-154's 3x3 shortcut conv, dilated as its block's first conv is.
+        first = block.first_dilation
+        layers.append(Conv(in_channels, out_channels, 3, stride, first, 1, bias, first))
     else:
         layers.append(Conv(in_channels, out_channels, 1, stride=stride, bias=bias))
     if spec.stages.shortcut_norm:

@@ -105,7 +105,8 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             "downsample": uses_downsample,
             "identity_first": uses_downsample and "identity" in shortcuts,
             "conv1x1": "bottleneck" in plan.block_kinds
-            or (uses_downsample and plan.shortcut != "zero_pad"),
+            or (uses_downsample and plan.shortcut == "avg_down")
+            or 1 in _projection_kernels(plan),
         },
         **_avg_down_pool(plan),
     }
@@ -153,11 +154,48 @@ def _avg_down_pool(plan: Plan) -> dict[str, object]:
         lines += [f"{indent}# {line}" for line in comment]
         annotation = ": nn.Module" if index == 0 and len(kinds) > 1 else ""
         lines.append(f"{indent}pool{annotation} = {module}")
-    arguments = ["in_channels", "out_channels", "stride", *(["dilation"] if "same" in used else [])]
+    return {"avg_down_pool": lines, **_downsample_interface(plan, same_pool="same" in used)}
+
+
+def _downsample_interface(plan: Plan, same_pool: bool) -> dict[str, object]:
+    """downsample()'s parameters and make_stage's calls: the dilations where a same-padded
+    pool or a dilated 3x3 projection needs them."""
+    kernels = _projection_kernels(plan)
+    extra = ["dilation"] if same_pool else []
+    if 3 in kernels and plan.dilated:
+        extra = ["dilation", "first_dilation"]
+    arguments = ["in_channels", "out_channels", "stride", *extra]
+    later = ["out_channels", "out_channels", "1", *(["dilation"] * len(extra))]
+    lines = []
+    if kernels == {1, 3}:
+        condition = "stride == 1 and dilation == 1" if plan.dilated else "stride == 1"
+        lines = [
+            f"    if {condition}:",
+            "        conv = conv1x1(in_channels, out_channels)",
+            "    else:",
+        ]
+    if 3 in kernels:
+        dilation = ", dilation=first_dilation" if plan.dilated else ""
+        indent = "        " if lines else "    "
+        lines.append(f"{indent}conv = conv3x3(in_channels, out_channels, stride{dilation})")
     return {
-        "avg_down_pool": lines,
         "downsample_parameters": [f"{name}: int" for name in arguments],
         "downsample_call": f"downsample({', '.join(arguments)})",
+        "later_downsample_call": f"downsample({', '.join(later)})",
+        "projection_conv": lines,
+    }
+
+
+def _projection_kernels(plan: Plan) -> set[int]:
+    """The kernel sizes of the projection shortcuts' convs: 1, and 3 for SENet-154's."""
+    if plan.shortcut not in ("projection", "projection_all"):
+        return set()
+    return {
+        layer.kernel_size
+        for stage in plan.stages
+        for block in stage.blocks
+        for _, layer in block.shortcut
+        if isinstance(layer, Conv)
     }
 
 
@@ -257,7 +295,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
             ],
         },
         "bottleneck_conv2": [
-            "width",
+            _reduced(plan, "width"),
             "width",
             *stride,
             *groups,
@@ -269,7 +307,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         ],
         "basic_dilation": dilation,
         "anti_alias": {
-            "basic": _anti_alias_line(plan, mid_channels),
+            "basic": _anti_alias_line(plan, _reduced(plan, mid_channels)),
             "bottleneck": _anti_alias_line(plan, "width"),
         }
         if plan.anti_alias != "none"
@@ -282,6 +320,8 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "block_classes": classes,
         "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
         "mid_channels": mid_channels,
+        # The first conv's output: the inner width, or a part of it (SENet-154's half).
+        "reduced": {"basic": _reduced(plan, mid_channels), "bottleneck": _reduced(plan, "width")},
         "identity": identity,
         "block_signature": block_signature,
         "stage_signature": stage_signature,
@@ -294,6 +334,11 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "stage_args": stage_args,
         "blocks": first_block,
     }
+
+
+def _reduced(plan: Plan, channels: str) -> str:
+    """A block's first conv's output: its inner width, or a part of it (SENet-154's half)."""
+    return f"{channels} // {plan.reduce_first}" if plan.reduce_first > 1 else channels
 
 
 ANTI_ALIAS_POOLS = {"blur": "BlurPool({channels}, {stride})", "avg": "nn.AvgPool2d({stride})"}

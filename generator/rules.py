@@ -151,6 +151,13 @@ def _pool_padding(spec: Any) -> Iterator[Finding]:
         yield ("stem", "pool", "padding"), message
 
 
+def _shortcut_kernel(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if stages.shortcut_kernel != 1 and stages.shortcut not in ("projection", "projection_all"):
+        message = f"applies to a projection shortcut; a {stages.shortcut} shortcut has a 1x1"
+        yield ("stages", "shortcut_kernel"), message
+
+
 def _anti_alias(spec: Any) -> Iterator[Finding]:
     if spec.anti_alias == "none":
         return
@@ -179,4 +186,5 @@ RULES: tuple[Rule, ...] = (
     _pool_ceil_mode,
     _pool_padding,
     _anti_alias,
+    _shortcut_kernel,
 )

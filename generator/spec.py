@@ -237,6 +237,16 @@ class Stages(_Section):
         "projection_all (a 1x1 conv on every block, option C).",
     )
     shortcut_norm: StrictBool = Field(True, description="A norm after the shortcut's conv.")
+    shortcut_kernel: Literal[1, 3] = Field(
+        1,
+        description="Kernel of a projection shortcut's conv where its stage strides or "
+        "dilates (a 1x1 elsewhere): 3 for SENet-154 (timm's down_kernel_size).",
+    )
+    reduce_first: Annotated[StrictInt, Field(ge=1, le=8)] = Field(
+        1,
+        description="Each block's first conv outputs its inner width divided by this: 2 for "
+        "SENet-154 (timm's block_reduce_first).",
+    )
     groups: Count = Field(1, description="Groups of the bottleneck 3x3 conv (ResNeXt cardinality).")
     width_per_group: Count = Field(
         64,

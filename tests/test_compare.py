@@ -36,6 +36,8 @@ CHANGES = {
     "stages.stride_on": ((), ("stages.stride_on=1x1",)),
     "stages.shortcut": ((), ("stages.shortcut=projection_all",)),
     "stages.shortcut_norm": ((), ("stages.shortcut_norm=false",)),
+    "stages.shortcut_kernel": ((), ("stages.shortcut_kernel=3",)),
+    "stages.reduce_first": ((), ("stages.reduce_first=2",)),
     "stages.groups": (("stages.width_per_group=4",), ("stages.groups=32",)),
     "stages.width_per_group": ((), ("stages.width_per_group=128",)),
     "stages.attention.type": ((), ("stages.attention.type=eca",)),

@@ -83,7 +83,10 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
         (["timm/legacy_seresnet18"], "layer0: Sequential is not a part of the ResNet layout"),
         (["timm/resnest14d"], "layer1.0: ResNestBottleneck, ResNeSt's split-attention"),
         (["timm/skresnet18"], "layer1.0: SelectiveKernelBasic, SKNet's selective-kernel"),
-        (["timm/senet154"], "layer1.0.conv1: 128 channels where the 3x3 conv has 256"),
+        (
+            ["timm/ecaresnet50d_pruned"],
+            "layer1.0.conv1: 47 channels where the inner width is 18",
+        ),
         (
             ["timm/resnet18", "--arg", "global_pool=max"],
             "global_pool: SelectAdaptivePool2d with pool type 'max'",

@@ -84,6 +84,8 @@ def timm_configurations(draw: st.DrawFn) -> dict[str, Any]:
         "drop_path_rate": draw(st.sampled_from([0.0, 0.1, 0.3])),
         "zero_init_last": draw(st.booleans()),
         "aa_layer": draw(st.sampled_from([None, "blur", "avg"])),
+        "block_reduce_first": draw(st.sampled_from([1, 2])),
+        "down_kernel_size": draw(st.sampled_from([1, 3])),
     }
     if only_bottlenecks:
         config["cardinality"] = draw(st.sampled_from([1, 2, 4]))

@@ -63,11 +63,15 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if shortcut != "zero_pad":
         stages["shortcut_norm"] = draw(st.booleans())
+    if shortcut in ("projection", "projection_all"):
+        stages["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
     if "bottleneck" in kinds:
         stages["stride_on"] = draw(st.sampled_from(["1x1", "3x3"]))
     if kinds == {"bottleneck"}:
         stages["groups"] = 2 if even == 2 else draw(st.integers(1, 3))
         stages["width_per_group"] = draw(st.integers(64, 128))
+    if stages.get("groups", 1) == 1 and min(widths) >= 2 and norm != "group2":  # widths stay whole
+        stages["reduce_first"] = draw(st.sampled_from([1, 2]))
     attention = draw(st.sampled_from(["none", "se", "eca"]))
     stages["attention"] = {"type": attention}
     if attention == "se":

@@ -178,6 +178,16 @@ def test_a_good_spec_loads(write_spec) -> None:
             "6:13: anti_alias: applies to post-activation blocks only (given 'avg')",
         ),
         (
+            GOOD + "  shortcut: avg_down\n  shortcut_kernel: 3\n",
+            "6:20: stages.shortcut_kernel: applies to a projection shortcut; a avg_down shortcut "
+            "has a 1x1 (given 3)",
+        ),
+        (
+            GOOD + "  groups: 32\n  width_per_group: 4\n  reduce_first: 3\n",
+            "7:17: stages.reduce_first: leaves stage 1 a first conv of 42 channels, which 32 "
+            "groups cannot take (given 3)",
+        ),
+        (
             GOOD + "anti_alias: gaussian\n",
             "5:13: anti_alias: should be 'none', 'blur' or 'avg' (given 'gaussian')",
         ),
