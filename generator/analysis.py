@@ -15,6 +15,7 @@ from typing import NamedTuple
 from .plan import (
     AntiAlias,
     AvgPool,
+    AvgPool3x3,
     BlockPlan,
     Conv,
     EfficientChannelAttention,
@@ -22,12 +23,14 @@ from .plan import (
     Layer,
     Linear,
     MaxPool,
+    MultiScaleConvs,
     Named,
     Norm,
     PadChannels,
     Plan,
     PlanError,
     Resize,
+    SplitAttention,
     SqueezeExcite,
 )
 
@@ -81,7 +84,9 @@ class _Tally:
         for name, layer in layers:
             figures = _layer(layer, shape)
             for part, count in figures.params.items():
-                self.layer_params[".".join(filter(None, (prefix + name, part)))] = count
+                # A layer named "" holds its parts directly under its block's prefix.
+                key = ".".join(filter(None, ((prefix + name).rstrip("."), part)))
+                self.layer_params[key] = count
                 self.params += count
             self.macs += figures.macs
             self.activations += figures.activations
@@ -189,6 +194,14 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
     if isinstance(layer, EfficientChannelAttention):
         macs = layer.kernel_size * layer.channels
         return LayerFigures({"conv": layer.kernel_size}, macs, shape, math.prod(shape) + channels)
+    if isinstance(layer, MultiScaleConvs):
+        return _multi_scale(layer, shape)
+    if isinstance(layer, SplitAttention):
+        return _split_attention(layer, shape)
+    if isinstance(layer, AvgPool3x3):
+        window = (3, layer.stride, 1, False)
+        out = (channels, _out(height, *window), _out(width, *window))
+        return LayerFigures({}, 0, out, math.prod(out))
     if isinstance(layer, Resize):
         return LayerFigures({}, 0, (channels, *layer.size), 0)
     if isinstance(layer, GlobalAvgPool):
@@ -198,6 +211,43 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
         out = (layer.out_features, 1, 1)
         return LayerFigures({"": macs + layer.out_features}, macs, out, layer.out_features)
     raise TypeError(f"no analysis for {layer!r}")
+
+
+def _multi_scale(layer: MultiScaleConvs, shape: Shape) -> LayerFigures:
+    """Res2Net's split convs: each sees `width` channels; the pooled last split keeps its own."""
+    split: Shape = (layer.width, shape[1], shape[2])
+    conv = _layer(layer.conv, split)
+    norm = _layer(layer.norm, conv.shape)
+    params: dict[str, int] = {}
+    for index in range(layer.convs):
+        params[f"convs.{index}"] = conv.params[""]
+    for index in range(layer.convs):
+        params.update({f"bns.{index}": norm.params[""]} if norm.params else {})
+    out = (layer.width * layer.scale, *conv.shape[1:])
+    passed = layer.width if layer.scale > 1 else 0  # the last split, pooled or not
+    activations = layer.convs * (conv.activations + norm.activations)
+    if layer.side_by_side and passed:
+        activations += passed * out[1] * out[2]
+    return LayerFigures(params, layer.convs * conv.macs, out, activations)
+
+
+def _split_attention(layer: SplitAttention, shape: Shape) -> LayerFigures:
+    """The candidates' conv and norm, then two 1x1 convs with biases on the pooled sum."""
+    conv = _layer(layer.conv, shape)
+    norm = _layer(layer.norm, conv.shape)
+    candidates = layer.channels * layer.radix
+    fc1 = Conv(layer.channels, layer.hidden, 1, groups=layer.groups, bias=True)
+    fc2 = Conv(layer.hidden, candidates, 1, groups=layer.groups, bias=True)
+    params = {"conv": conv.params[""], **({"bn0": norm.params[""]} if norm.params else {})}
+    params["fc1"] = _conv_weights(fc1) + layer.hidden
+    if layer.norm.trainable:
+        params["bn1"] = 2 * layer.hidden
+    params["fc2"] = _conv_weights(fc2) + candidates
+    out = (layer.channels, *conv.shape[1:])
+    macs = conv.macs + _conv_weights(fc1) + _conv_weights(fc2)
+    # The convs' and norms' outputs; the weighed sum is no module's output.
+    activations = conv.activations + norm.activations + 2 * layer.hidden + candidates
+    return LayerFigures(params, macs, out, activations)
 
 
 def _conv_weights(conv: Conv) -> int:

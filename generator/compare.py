@@ -46,6 +46,9 @@ def describe(plan: Plan) -> dict[str, str]:
         "stages.shortcut_norm": _yes(plan.shortcut_norm),
         "stages.shortcut_kernel": f"{plan.shortcut_kernel}x{plan.shortcut_kernel}",
         "stages.reduce_first": str(plan.reduce_first),
+        "stages.scale": str(plan.scale) if "res2net" in plan.block_kinds else "-",
+        "stages.radix": str(plan.radix) if "resnest" in plan.block_kinds else "-",
+        "stages.avd": plan.avd if "resnest" in plan.block_kinds else "-",
         "stages.attention": plan.attention,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),
@@ -56,15 +59,20 @@ def describe(plan: Plan) -> dict[str, str]:
         "init.zero_init_residual": _yes(plan.zero_init_residual),
     }
     for stage in plan.stages:
-        facts[stage.name] = _stage_text(stage, plan.attention)
+        facts[stage.name] = _stage_text(stage, plan)
     return facts
 
 
-def _stage_text(stage: StagePlan, attention: str) -> str:
+def _stage_text(stage: StagePlan, plan: Plan) -> str:
     """A stage in one line: everything its blocks are built from."""
+    attention = plan.attention
     words = [f"{stage.depth} x {stage.block}"]
     if stage.block == "bottleneck":
         words.append(f"inner width {stage.width}")
+    elif stage.block == "res2net":
+        words.append(f"{plan.scale} splits of {stage.width}")
+    elif stage.block == "resnest":
+        words.append(f"inner width {stage.width} x radix {plan.radix}")
     words += [f"{stage.out_channels} channels", f"stride {stage.stride}"]
     if (stage.first_dilation, stage.dilation) != (1, 1):
         words.append(f"dilation {stage.first_dilation}, then {stage.dilation}")

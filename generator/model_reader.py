@@ -17,7 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .plan import EXPANSION, bottleneck_width, drop_path_rates, se_hidden
+from .plan import (
+    EXPANSION,
+    bottleneck_width,
+    drop_path_rates,
+    se_hidden,
+    split_attention_hidden,
+)
 
 NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"}
 BLOCKS = {
@@ -25,10 +31,10 @@ BLOCKS = {
     "timm.models.resnet.Bottleneck": "bottleneck",
     "torchvision.models.resnet.BasicBlock": "basic",
     "torchvision.models.resnet.Bottleneck": "bottleneck",
+    "timm.models.res2net.Bottle2neck": "res2net",
+    "timm.models.resnest.ResNestBottleneck": "resnest",
 }
 FAMILIES = {  # blocks of the ResNet family the language does not have yet
-    "timm.models.res2net.Bottle2neck": "Res2Net's multi-scale bottleneck",
-    "timm.models.resnest.ResNestBottleneck": "ResNeSt's split-attention bottleneck",
     "timm.models.sknet.SelectiveKernelBasic": "SKNet's selective-kernel basic block",
     "timm.models.sknet.SelectiveKernelBottleneck": "SKNet's selective-kernel bottleneck",
 }
@@ -41,6 +47,8 @@ LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
 NETWORK_PARTS = {"conv1", "bn1", "act1", "relu", "maxpool", "global_pool", "avgpool", "fc"}
 CONVS_AND_NORMS = {f"{part}{index}" for part in ("conv", "bn", "act") for index in (1, 2, 3)}
 BLOCK_PARTS = CONVS_AND_NORMS | {"relu", "downsample", "se", "drop_path", "drop_block", "aa"}
+BLOCK_PARTS |= {"convs", "bns", "pool", "avd_first", "avd_last"}  # Res2Net's, ResNeSt's
+SPLIT_ATTENTION = "timm.layers.split_attn.SplitAttn"
 # Norm settings every norm of the language has.
 EPS, MOMENTUM = 1e-5, 0.1
 
@@ -101,7 +109,8 @@ class _Block:
     shortcut: str  # identity, projection or avg_down
     shortcut_norm: bool | None
     dilates: bool  # it shows its stage dilated beyond its first conv: by a same-padded
-    # shortcut pool, or a blur at stride 1 (timm's, where a dilated stage starts)
+    # shortcut pool, a 3x3 projection at stride 1, or a blur at stride 1 (timm's, where a
+    # dilated stage starts)
     attention: tuple[str, int] | None  # ("se", hidden) or ("eca", kernel size)
     drop_path: float
     last_norm: nn.Module
@@ -115,6 +124,9 @@ class _Reader:
         self.anti_alias = _Setting("anti-aliasing")
         self.reduce_first = _Setting("first-conv reduction")
         self.shortcut_kernel = _Setting("shortcut kernel")
+        self.scale = _Setting("res2net scale")
+        self.radix = _Setting("split-attention radix")
+        self.avd = _Setting("place of ResNeSt's downsampling pool")
 
     # Leaves -----------------------------------------------------------------------
 
@@ -162,6 +174,9 @@ class _Reader:
         data["stages"] = _stages(stages, stage_names)
         data["stages"]["shortcut_kernel"] = self.shortcut_kernel.value or 1
         data["stages"]["reduce_first"] = self.reduce_first.value or 1
+        data["stages"]["scale"] = self.scale.value or 4
+        data["stages"]["radix"] = self.radix.value or 2
+        data["stages"]["avd"] = self.avd.value or "none"
         data["head"] = head
         data["conv_bias"] = bool(self.bias.value)
         norm = self.norm.value
@@ -305,6 +320,8 @@ class _Reader:
         if "drop_block" in parts and type(parts["drop_block"]) is not nn.Identity:
             raise NotExpressible(f"{name}.drop_block", "DropBlock is not in the spec language yet")
         acts = [part for part in ("act1", "act2", "act3", "relu") if part in parts]
+        if kind == "resnest" and type(parts.get("act2")) is nn.Identity:
+            acts.remove("act2")  # split attention holds its own
         for part in acts:
             self.act(parts[part], f"{name}.{part}")
         if kind == "basic":
@@ -325,6 +342,20 @@ class _Reader:
             stride_on, groups = None, 1
             first_dilation, dilation = conv1.dilation[0], conv2.dilation[0]
             last_norm = parts["bn2"]
+        elif kind == "resnest":
+            conv1, conv2, conv3, stride = self.resnest_convs(parts, name)
+            width, out = conv2.in_channels, conv3.out_channels
+            aa_stride, stride_on = None, "3x3" if stride > 1 else None
+            groups = conv2.groups // self.radix.value
+            first_dilation, dilation = conv2.dilation[0], None
+            last_norm = parts["bn3"]
+        elif kind == "res2net":
+            conv1, conv2, conv3 = self.res2net_convs(block, parts, name)
+            width, out = conv2.out_channels, conv3.out_channels
+            aa_stride, stride = None, conv2.stride[0]
+            stride_on = "3x3" if stride > 1 else None
+            groups, first_dilation, dilation = conv2.groups, conv2.dilation[0], None
+            last_norm = parts["bn3"]
         else:
             conv1 = self.conv(parts.get("conv1"), f"{name}.conv1", 1)
             conv2 = self.conv(parts.get("conv2"), f"{name}.conv2", 3)
@@ -350,7 +381,7 @@ class _Reader:
         if conv1.in_channels != in_channels:
             message = f"takes {conv1.in_channels} channels where {in_channels} arrive"
             raise NotExpressible(f"{name}.conv1", message)
-        shortcut, shortcut_norm, same_pool = self.shortcut(
+        shortcut, shortcut_norm, shows_dilation = self.shortcut(
             parts.get("downsample"), f"{name}.downsample", in_channels, out, stride
         )
         return _Block(
@@ -365,11 +396,112 @@ class _Reader:
             dilation=dilation,
             shortcut=shortcut,
             shortcut_norm=shortcut_norm,
-            dilates=same_pool or aa_stride == 1,
+            dilates=shows_dilation or aa_stride == 1,
             attention=self.attention(parts.get("se"), f"{name}.se"),
             drop_path=_drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
             last_norm=last_norm,
         )
+
+    def res2net_convs(
+        self, block: nn.Module, parts: dict[str, nn.Module], name: str
+    ) -> tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d]:
+        """Res2Net's 1x1, its first split conv (all of them alike) and its last 1x1."""
+        convs, bns = parts.get("convs"), parts.get("bns")
+        if not isinstance(convs, nn.ModuleList) or not isinstance(bns, nn.ModuleList):
+            raise NotExpressible(name, "a Res2Net block without its convs and bns lists")
+        scale = block.scale
+        conv1 = self.conv(parts.get("conv1"), f"{name}.conv1", 1)
+        splits = [self.conv(conv, f"{name}.convs.{i}", 3) for i, conv in enumerate(convs)]
+        conv3 = self.conv(parts.get("conv3"), f"{name}.conv3", 1)
+        first = splits[0]
+        width = first.out_channels
+        if len(splits) != max(1, scale - 1) or any(
+            _layer(conv) != _layer(first) for conv in splits
+        ):
+            raise NotExpressible(f"{name}.convs", "split convs that differ from one another")
+        if conv1.out_channels != width * scale or conv3.in_channels != width * scale:
+            message = f"{conv1.out_channels} channels where {scale} splits of {width} belong"
+            raise NotExpressible(f"{name}.conv1", message)
+        self.scale.see(scale, name)
+        self.norm_of(parts.get("bn1"), f"{name}.bn1", conv1.out_channels)
+        for index, norm in enumerate(bns):
+            self.norm_of(norm, f"{name}.bns.{index}", width)
+        self.norm_of(parts.get("bn3"), f"{name}.bn3", conv3.out_channels)
+        if conv1.stride[0] != 1 or conv3.stride[0] != 1:
+            raise NotExpressible(name, "a Res2Net block strides on its split convs only")
+        if conv3.out_channels % 4:
+            raise NotExpressible(
+                f"{name}.conv3",
+                f"{conv3.out_channels} channels out; a bottleneck expands a stage's width by 4",
+            )
+        return conv1, first, conv3
+
+    def resnest_convs(
+        self, parts: dict[str, nn.Module], name: str
+    ) -> tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, int]:
+        """ResNeSt's 1x1, its split attention's 3x3, its last 1x1 and the block's stride."""
+        conv1 = self.conv(parts.get("conv1"), f"{name}.conv1", 1)
+        attention = parts.get("conv2")
+        if class_name(attention) != SPLIT_ATTENTION:
+            found = _short(attention) if attention is not None else "nothing"
+            raise NotExpressible(f"{name}.conv2", f"{found} where split attention belongs")
+        conv2 = self.split_attention(attention, f"{name}.conv2")
+        conv3 = self.conv(parts.get("conv3"), f"{name}.conv3", 1)
+        self.norm_of(parts.get("bn1"), f"{name}.bn1", conv1.out_channels)
+        self.norm_of(parts.get("bn3"), f"{name}.bn3", conv3.out_channels)
+        if conv1.out_channels != conv2.in_channels or conv3.in_channels != conv2.in_channels:
+            raise NotExpressible(name, "convs whose channels do not follow one another")
+        if conv1.stride[0] != 1 or conv3.stride[0] != 1:
+            raise NotExpressible(name, "a ResNeSt block strides on its split attention only")
+        stride = conv2.stride[0]
+        pools = {part: parts.get(part) for part in ("avd_first", "avd_last")}
+        placed = [part for part, pool in pools.items() if pool is not None]
+        if placed:
+            (part,) = placed
+            pool = pools[part]
+            if _layer(pool) != ("average pool", 3, _side(pool.stride), 1, False, True):
+                raise NotExpressible(f"{name}.{part}", "a pool other than ResNeSt's 3x3 average")
+            if stride != 1:
+                raise NotExpressible(f"{name}.{part}", "a pool beside a strided split attention")
+            stride = _side(pool.stride)
+            self.avd.see("before" if part == "avd_first" else "after", f"{name}.{part}")
+        return conv1, conv2, conv3, stride
+
+    def split_attention(self, module: nn.Module, name: str) -> nn.Conv2d:
+        """Split attention as the language builds it; its 3x3 conv, read as one of `groups`
+        groups over the input (the candidates' conv has groups x radix)."""
+        radix, conv = module.radix, self.conv(module.conv, f"{name}.conv", 3)
+        width = conv.in_channels
+        groups = conv.groups // radix if conv.groups % radix == 0 else 0
+        fc1, fc2 = module.fc1, module.fc2
+        plain = (
+            groups > 0
+            and conv.out_channels == width * radix
+            and type(module.act0) is nn.ReLU
+            and type(module.act1) is nn.ReLU
+            and type(module.drop) is nn.Identity
+            and _layer(fc1)
+            == ("conv", width, fc1.out_channels, (1, 1), (1, 1), (0, 0), (1, 1), groups, True)
+            and fc1.out_channels == split_attention_hidden(width, radix)
+            and _layer(fc2)
+            == (
+                "conv",
+                fc1.out_channels,
+                width * radix,
+                (1, 1),
+                (1, 1),
+                (0, 0),
+                (1, 1),
+                groups,
+                True,
+            )
+        )
+        if not plain:
+            raise NotExpressible(name, "a split attention other than ResNeSt's")
+        self.radix.see(radix, name)
+        self.norm_of(module.bn0, f"{name}.bn0", conv.out_channels)
+        self.norm_of(module.bn1, f"{name}.bn1", fc1.out_channels)
+        return conv
 
     def reduction(self, first: nn.Conv2d, width: int, name: str) -> None:
         """How much a block's first conv narrows its inner width, as timm's
@@ -427,6 +559,8 @@ class _Reader:
         has_norm = len(parts) == 2
         if has_norm:
             self.norm_of(parts[1], f"{name}.{offset + 1}", out)
+        # A 3x3 projection at stride 1 shows its stage dilated, as a same-padded pool does.
+        dilated = conv.kernel_size[0] == 3 and stride == 1
         same_pool = False
         if pool is not None:
             same_pool = class_name(pool) == "timm.layers.pool2d_same.AvgPool2dSame"
@@ -435,7 +569,7 @@ class _Reader:
                     f"{name}.0",
                     f"{_short(pool)} before a shortcut conv; the language has an average pool",
                 )
-        return kind, has_norm, same_pool
+        return kind, has_norm, same_pool or dilated
 
     def attention(self, module: nn.Module | None, name: str) -> tuple[str, int] | None:
         if module is None or type(module) is nn.Identity:
@@ -553,7 +687,7 @@ def _stages(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
         "dilations": _dilations(stages),
         "drop_path": _drop_path(stages, names),
     }
-    bottlenecks = [(b, w) for b, w in _every_block(stages, names) if b.kind == "bottleneck"]
+    bottlenecks = [(b, w) for b, w in _every_block(stages, names) if b.kind != "basic"]
     placements = {b.stride_on for stage in stages for b in stage if b.stride_on}
     if len(placements) > 1:
         raise NotExpressible(
@@ -795,9 +929,12 @@ def layer_differences(reference: nn.Module, generated: nn.Module) -> Iterator[st
 
 def _layers(model: nn.Module) -> Iterator[tuple[str, tuple[Any, ...]]]:
     skip: list[str] = []
+    unused: set[str] = set()
     for name, module in model.named_modules():
-        if any(name.startswith(prefix + ".") for prefix in skip):
+        if any(name.startswith(prefix + ".") for prefix in skip) or name in unused:
             continue
+        if getattr(module, "scale", None) == 1 and hasattr(module, "convs"):
+            unused.add(f"{name}.pool")  # Res2Net at scale 1 builds a pool it never uses
         description = _layer(module)
         if description is not None:
             if type(module) is nn.Sequential:

@@ -15,6 +15,7 @@ from .spec import (
     ActivationType,
     AntiAliasType,
     AttentionType,
+    AvdPlace,
     BlockKind,
     FieldPath,
     NormType,
@@ -24,7 +25,7 @@ from .spec import (
     StrideOn,
 )
 
-EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4}
+EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4, "res2net": 4, "resnest": 4}
 DEFAULT_STEM_CHANNELS: dict[str, tuple[int, ...]] = {
     "classic": (64,),
     "deep": (32, 32, 64),
@@ -108,6 +109,52 @@ class EfficientChannelAttention:
 
 
 @dataclass(frozen=True)
+class MultiScaleConvs:
+    """Res2Net's 3x3 stage over `scale` splits of `width` channels (arXiv:1904.01169).
+
+    Each of the first `scale - 1` splits (one at scale 1) goes through `conv` and a
+    norm, under convs.N and bns.N; the last split passes on. Chained, each conv also
+    takes the previous one's output; side by side (a block with a shortcut module),
+    each conv takes its split alone, and the last split is average-pooled (3x3, padded
+    by 1) at the block's stride.
+    """
+
+    width: int
+    scale: int
+    conv: Conv
+    norm: Norm
+    side_by_side: bool
+
+    @property
+    def convs(self) -> int:
+        return max(1, self.scale - 1)
+
+
+@dataclass(frozen=True)
+class AvgPool3x3:
+    """A 3x3 average pool over the input zero-padded by one pixel, zeros counted, at
+    `stride`: ResNeSt's downsampling in place of a strided conv."""
+
+    stride: int
+
+
+@dataclass(frozen=True)
+class SplitAttention:
+    """ResNeSt's split attention (arXiv:2004.08955): `conv` gives `radix` candidate maps of
+    `channels` in `groups` groups, normed (bn0) and ReLU'd; their sum, pooled, passes a 1x1
+    conv to `hidden` (fc1, with a bias), a norm (bn1), a ReLU and a 1x1 conv back to
+    radix x channels (fc2, with a bias), whose softmax across the candidates (a sigmoid
+    at radix 1) weighs them into one."""
+
+    channels: int
+    radix: int
+    groups: int
+    hidden: int
+    conv: Conv
+    norm: Norm  # of the candidates; bn1, of the hidden width, is a norm of the same kind
+
+
+@dataclass(frozen=True)
 class Resize:
     size: tuple[int, int]
     mode: str
@@ -133,6 +180,9 @@ Layer = (
     | PadChannels
     | SqueezeExcite
     | EfficientChannelAttention
+    | MultiScaleConvs
+    | AvgPool3x3
+    | SplitAttention
     | Resize
     | GlobalAvgPool
     | Linear
@@ -223,6 +273,9 @@ class Plan:
     shortcut_norm: bool
     shortcut_kernel: int  # of a projection where its stage strides or dilates
     reduce_first: int  # a block's first conv outputs its inner width divided by this
+    scale: int  # of res2net blocks: splits of the inner width
+    radix: int  # of resnest blocks: candidate maps per group
+    avd: AvdPlace  # of resnest blocks: where a 3x3 average pool takes the stride
     zero_init_residual: bool
     drop_path_rate: float  # of the last block; stochastic depth rises to it from 0
     stem: StemPlan
@@ -291,17 +344,17 @@ def build_plan(spec: Spec) -> Plan:
     ):
         out_channels = base * EXPANSION[kind]
         width = (
-            bottleneck_width(base, stages.width_per_group, stages.groups)
-            if kind == "bottleneck"
-            else base
+            base
+            if kind == "basic"
+            else bottleneck_width(base, stages.width_per_group, stages.groups)
         )
         if width < 1:
             message = f"gives stage {index + 1} a bottleneck width of 0; raise it or the width"
             problems.append((("stages", "width_per_group"), message))
             continue
         reduced = width // stages.reduce_first
-        grouped = stages.groups if kind == "bottleneck" else 1
-        if reduced < 1 or reduced % grouped:
+        grouped = 1 if kind == "basic" else stages.groups
+        if kind in ("basic", "bottleneck") and (reduced < 1 or reduced % grouped):
             message = (
                 f"leaves stage {index + 1} a first conv of {reduced} channels, which "
                 f"{grouped} groups cannot take"
@@ -310,6 +363,11 @@ def build_plan(spec: Spec) -> Plan:
             )
             problems.append((("stages", "reduce_first"), message))
             continue
+        if kind == "resnest":
+            problem = _split_attention_problem(index, width, stages.groups, stages.radix)
+            if problem:
+                problems.append(problem)
+                continue
         if stages.shortcut == "zero_pad" and out_channels < in_channels:
             message = (
                 f"a zero_pad shortcut cannot reduce channels, but stage {index + 1} goes from "
@@ -323,6 +381,7 @@ def build_plan(spec: Spec) -> Plan:
         blocks = []
         for position in range(depth):
             is_first = position == 0
+            shortcut = first if is_first else _later_shortcut(stages.shortcut)
             block = _Block(
                 kind=kind,
                 in_channels=in_channels if is_first else out_channels,
@@ -331,8 +390,8 @@ def build_plan(spec: Spec) -> Plan:
                 stride=stride if is_first else 1,
                 first_dilation=previous_dilation if is_first else dilation,
                 dilation=dilation,
+                has_shortcut_module=shortcut != "identity",
             )
-            shortcut = first if is_first else _later_shortcut(stages.shortcut)
             blocks.append(
                 BlockPlan(
                     in_channels=block.in_channels,
@@ -398,6 +457,9 @@ def build_plan(spec: Spec) -> Plan:
         shortcut_norm=stages.shortcut_norm and stages.shortcut != "zero_pad",
         shortcut_kernel=stages.shortcut_kernel,
         reduce_first=stages.reduce_first,
+        scale=stages.scale,
+        radix=stages.radix,
+        avd=stages.avd,
         zero_init_residual=spec.init.zero_init_residual,
         drop_path_rate=stages.drop_path,
         stem=stem,
@@ -420,6 +482,7 @@ class _Block:
     stride: int
     first_dilation: int  # of its first 3x3 conv: a stage's first block keeps the previous one's
     dilation: int  # of the stage, and so of a basic block's second 3x3 conv
+    has_shortcut_module: bool
 
 
 def drop_path_rates(largest: float, blocks: int) -> list[float]:
@@ -436,11 +499,25 @@ def _norm(spec: Spec, channels: int) -> Norm:
 
 def _check_group_norm(plan: Plan) -> None:
     for name, layer in plan.named_layers():
-        if isinstance(layer, Norm) and layer.channels % plan.norm_groups:
-            message = (
-                f"{plan.norm_groups} groups do not divide the {layer.channels} channels of {name}"
-            )
-            raise PlanError([(("norm", "groups"), message)])
+        for norm_name, norm in _norms(name, layer):
+            if norm.channels % plan.norm_groups:
+                message = (
+                    f"{plan.norm_groups} groups do not divide the {norm.channels} channels "
+                    f"of {norm_name}"
+                )
+                raise PlanError([(("norm", "groups"), message)])
+
+
+def _norms(name: str, layer: Layer) -> list[tuple[str, Norm]]:
+    """The norms a layer is or holds, under their module names."""
+    if isinstance(layer, Norm):
+        return [(name, layer)]
+    if isinstance(layer, MultiScaleConvs):
+        return [(f"{name}bns.0", layer.norm)]
+    if isinstance(layer, SplitAttention):
+        hidden = Norm(layer.hidden, layer.norm.trainable)
+        return [(f"{name}.bn0", layer.norm), (f"{name}.bn1", hidden)]
+    return []
 
 
 def bottleneck_width(width: int, width_per_group: int, groups: int) -> int:
@@ -544,6 +621,10 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
     the stride after its norm and activation; timm applies it where a dilated stage
     starts as well, at stride 1 (a blur without subsampling).
     """
+    if block.kind == "res2net":
+        return _res2net_body(block, spec)
+    if block.kind == "resnest":
+        return _resnest_body(block, spec)
     bias = spec.conv_bias
     width, out = block.width, block.out_channels
     reduced = width // spec.stages.reduce_first  # the first conv's output (SENet-154 halves it)
@@ -575,6 +656,81 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         if index == strided and aliased and (block.stride > 1 or spec.anti_alias == "blur"):
             layers.append(("aa", AntiAlias(spec.anti_alias, conv.out_channels, block.stride)))
     return tuple(layers)
+
+
+def _res2net_body(block: _Block, spec: Spec) -> tuple[Named, ...]:
+    """1x1 to `scale` splits, the split convs, 1x1 expand; no anti-aliasing or reduction."""
+    bias, width, scale = spec.conv_bias, block.width, spec.stages.scale
+    first = block.first_dilation
+    split_conv = Conv(width, width, 3, block.stride, first, spec.stages.groups, bias, first)
+    return (
+        ("conv1", Conv(block.in_channels, width * scale, 1, bias=bias)),
+        ("bn1", _norm(spec, width * scale)),
+        (
+            "",
+            MultiScaleConvs(
+                width, scale, split_conv, _norm(spec, width), block.has_shortcut_module
+            ),
+        ),
+        ("conv3", Conv(width * scale, block.out_channels, 1, bias=bias)),
+        ("bn3", _norm(spec, block.out_channels)),
+    )
+
+
+def _resnest_body(block: _Block, spec: Spec) -> tuple[Named, ...]:
+    """1x1, split attention (strided, or with an average pool taking the stride), 1x1."""
+    stages, bias, width = spec.stages, spec.conv_bias, block.width
+    pooled = stages.avd != "none" and block.stride > 1
+    stride, first = 1 if pooled else block.stride, block.first_dilation
+    candidates = width * stages.radix
+    conv = Conv(width, candidates, 3, stride, first, stages.groups * stages.radix, bias, first)
+    attention = SplitAttention(
+        width,
+        stages.radix,
+        stages.groups,
+        split_attention_hidden(width, stages.radix),
+        conv,
+        _norm(spec, candidates),
+    )
+    pool = (f"avd_{'first' if stages.avd == 'before' else 'last'}", AvgPool3x3(block.stride))
+    return (
+        ("conv1", Conv(block.in_channels, width, 1, bias=bias)),
+        ("bn1", _norm(spec, width)),
+        *([pool] if pooled and stages.avd == "before" else []),
+        ("conv2", attention),
+        *([pool] if pooled and stages.avd == "after" else []),
+        ("conv3", Conv(width, block.out_channels, 1, bias=bias)),
+        ("bn3", _norm(spec, block.out_channels)),
+    )
+
+
+def _split_attention_problem(
+    index: int, width: int, groups: int, radix: int
+) -> tuple[FieldPath, str] | None:
+    """Whether a stage's split attention divides into its groups: the candidates' conv
+    has groups x radix groups over the inner width, the 1x1 convs `groups` over the hidden."""
+    if width % (groups * radix):
+        message = (
+            f"gives stage {index + 1} split attention over {width} channels, which "
+            f"{groups * radix} groups (groups x radix) cannot take"
+        )
+        return ("stages", "radix"), message
+    hidden = split_attention_hidden(width, radix)
+    if hidden % groups:
+        message = (
+            f"gives stage {index + 1} a split-attention hidden width of {hidden}, which "
+            f"{groups} groups cannot take"
+        )
+        return ("stages", "groups"), message
+    return None
+
+
+def split_attention_hidden(channels: int, radix: int) -> int:
+    """Split attention's hidden width, in timm's arithmetic: make_divisible(channels *
+    radix / 4, 8, min_value=32), which rounds up by 8 where rounding lost over a tenth."""
+    quarter = channels * radix * 0.25
+    hidden = max(32, int(quarter + 4) // 8 * 8)
+    return hidden + 8 if hidden < 0.9 * quarter else hidden
 
 
 def _shortcut(kind: str, block: _Block, spec: Spec) -> tuple[Named, ...]:

@@ -62,6 +62,13 @@ def norm_layer(plan: Plan, channels: object) -> str:
     return f"nn.BatchNorm2d({channels})"
 
 
+# Pre-activation prefixes "PreAct" to the first two; the others are post-activation only.
+BLOCK_CLASSES = {
+    "basic": "BasicBlock",
+    "bottleneck": "Bottleneck",
+    "res2net": "Res2NetBottleneck",
+    "resnest": "ResNeStBottleneck",
+}
 ATTENTION_PARAMETER = {"se": "se_channels", "eca": "eca_kernel_size"}
 
 
@@ -104,7 +111,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         "uses": {
             "downsample": uses_downsample,
             "identity_first": uses_downsample and "identity" in shortcuts,
-            "conv1x1": "bottleneck" in plan.block_kinds
+            "conv1x1": plan.block_kinds != ("basic",)
             or (uses_downsample and plan.shortcut == "avg_down")
             or 1 in _projection_kernels(plan),
         },
@@ -215,8 +222,8 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     """
     mixed = len(plan.block_kinds) > 1
     prefix = "PreAct" if plan.preactivation else ""
-    classes = {"basic": f"{prefix}BasicBlock", "bottleneck": f"{prefix}Bottleneck"}
-    has_width = mixed or plan.block_kinds == ("bottleneck",)
+    classes = {kind: f"{prefix}{name}" for kind, name in BLOCK_CLASSES.items()}
+    has_width = mixed or plan.block_kinds != ("basic",)
     attention = ATTENTION_PARAMETER.get(plan.attention)
     # A basic block's two 3x3 convs differ in dilation where a dilated stage starts (the
     # first keeps the previous stage's); a bottleneck's one 3x3 takes its block's first.
@@ -316,6 +323,39 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "zero_init": {
             "basic": "conv2" if plan.preactivation else "bn2",
             "bottleneck": "conv3" if plan.preactivation else "bn3",
+            "res2net": "bn3",
+            "resnest": "bn3",
+        },
+        "resnest": {
+            # ruff's layout of the pool's conditional expression, too long for one line
+            "pool": "(\n"
+            "            nn.AvgPool2d(3, stride, padding=1) if stride > 1 else nn.Identity()\n"
+            "        )",
+            "conv2": [
+                *(["stride"] if plan.avd == "none" else []),
+                *(first_dilation if two_dilations else dilation),
+            ],
+        },
+        "split_attention": _split_attention(plan),
+        "res2net": {
+            "convs": max(1, plan.scale - 1),
+            "lists": [
+                _repeated(name, item, max(1, plan.scale - 1))
+                for name, item in (
+                    (
+                        "convs",
+                        _call_text(
+                            "conv3x3",
+                            "width",
+                            "width",
+                            "stride",
+                            *groups,
+                            *(first_dilation if two_dilations else dilation),
+                        ),
+                    ),
+                    ("bns", norm_layer(plan, "width")),
+                )
+            ],
         },
         "block_classes": classes,
         "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
@@ -334,6 +374,44 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "stage_args": stage_args,
         "blocks": first_block,
     }
+
+
+def _split_attention(plan: Plan) -> dict[str, object]:
+    """SplitAttention's parameters and the arguments of its convs."""
+    strided, dilated = plan.avd == "none", plan.dilated
+    groups = plan.groups * plan.radix
+    return {
+        "parameters": [
+            "channels: int",
+            *(["stride: int = 1"] if strided else []),
+            *(["dilation: int = 1"] if dilated else []),
+        ],
+        "conv": [
+            "channels",
+            f"channels * {plan.radix}",
+            3,
+            *(["stride=stride"] if strided else []),
+            "padding=dilation" if dilated else "padding=1",
+            *(["dilation=dilation"] if dilated else []),
+            *([f"groups={groups}"] if groups > 1 else []),
+            f"bias={plan.conv_bias!r}",
+        ],
+        "groups": [f"groups={plan.groups}"] if plan.groups > 1 else [],
+    }
+
+
+def _call_text(head: str, *args: object) -> str:
+    return f"{head}({', '.join(map(str, args))})"
+
+
+def _repeated(name: str, item: str, count: int) -> str:
+    """`self.name = nn.ModuleList(item for _ in range(count))` as ruff formats it."""
+    head, loop = f"        self.{name} = nn.ModuleList(", f"for _ in range({count})"
+    if len(f"{head}{item} {loop})") <= LINE_LENGTH:
+        return f"{head}{item} {loop})"
+    if len(f"            {item} {loop}") <= LINE_LENGTH:
+        return f"{head}\n            {item} {loop}\n        )"
+    return f"{head}\n            {item}\n            {loop}\n        )"
 
 
 def _reduced(plan: Plan, channels: str) -> str:
@@ -383,8 +461,27 @@ def _inference_context(plan: Plan) -> dict[str, object]:
         "folded_norm": "FrozenBatchNorm2d" if plan.norm == "frozen_batch" else "nn.BatchNorm2d",
         "stem_folds": stem_folds,
         "stage_loop": _loop_over_stages(plan),
-        "block_norms": {"basic": [1, 2], "bottleneck": [1, 2, 3]},
+        **_block_folds(plan),
         "shortcut_fold": shortcut_fold,
+    }
+
+
+BLOCK_NORMS = {"basic": (1, 2), "bottleneck": (1, 2, 3), "res2net": (1, 3), "resnest": (1, 3)}
+
+
+def _block_folds(plan: Plan) -> dict[str, object]:
+    """The convN/bnN pairs every block has, then each kind's own (under an isinstance
+    where kinds mix); the template adds Res2Net's split convs and split attention's conv."""
+    kinds = plan.block_kinds
+    common = [i for i in BLOCK_NORMS[kinds[0]] if all(i in BLOCK_NORMS[k] for k in kinds)]
+    own = [(kind, [i for i in BLOCK_NORMS[kind] if i not in common]) for kind in kinds]
+    return {
+        "common_folds": common,
+        "own_folds": [
+            (BLOCK_CLASSES[kind], folds, kind)
+            for kind, folds in own
+            if folds or kind in ("res2net", "resnest")
+        ],
     }
 
 
@@ -430,7 +527,10 @@ def _diagram(plan: Plan, analysis: Analysis) -> list[tuple[str, str]]:
     channel_list = ", ".join(map(str, stem.channels))
     nodes.append(("stem", f"stem<br/>{convs} ({channel_list}), {pool}<br/>{size('stem')}"))
     for stage in plan.stages:
-        extras = [f"/{stage.stride}"] if stage.stride > 1 else []
+        extras = {"res2net": [f"scale {plan.scale}"], "resnest": [f"radix {plan.radix}"]}.get(
+            stage.block, []
+        )
+        extras += [f"/{stage.stride}"] if stage.stride > 1 else []
         if stage.stride > 1 and plan.anti_alias != "none":
             extras.append(f"{plan.anti_alias} anti-aliased")
         if plan.attention != "none":

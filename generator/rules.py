@@ -168,6 +168,41 @@ def _anti_alias(spec: Any) -> Iterator[Finding]:
         yield ("anti_alias",), message
 
 
+def _res2net(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if "res2net" not in stages.block:
+        if stages.scale != 4:
+            yield ("stages", "scale"), "applies to res2net blocks only, and this network has none"
+        return
+    # timm's Res2Net block strides on its 3x3 convs, after its norms; like timm's, it
+    # takes no anti-aliasing or first-conv reduction, which other blocks and the stem do.
+    if stages.preactivation:
+        yield ("stages", "preactivation"), "res2net blocks are post-activation only"
+    if stages.stride_on != "3x3" and "bottleneck" in stages.block:
+        yield ("stages", "stride_on"), "res2net blocks stride on their 3x3 convs only"
+
+
+def _resnest(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if "resnest" not in stages.block:
+        for field, default in (("radix", 2), ("avd", "none")):
+            if getattr(stages, field) != default:
+                message = "applies to resnest blocks only, and this network has none"
+                yield ("stages", field), message
+        return
+    # What timm's ResNeSt block refuses to build, or builds only one way.
+    if stages.preactivation:
+        yield ("stages", "preactivation"), "resnest blocks are post-activation only"
+    if stages.stride_on != "3x3" and "bottleneck" in stages.block:
+        yield ("stages", "stride_on"), "resnest blocks stride on their 3x3 conv or its pool"
+    if stages.reduce_first != 1:
+        yield ("stages", "reduce_first"), "resnest blocks keep their first conv's full width"
+    if stages.attention.type != "none":
+        yield ("stages", "attention", "type"), "resnest blocks take no channel attention"
+    if spec.anti_alias != "none":
+        yield ("anti_alias",), "resnest blocks take no anti-aliasing"
+
+
 RULES: tuple[Rule, ...] = (
     _one_per_stage("widths"),
     _one_per_stage("strides"),
@@ -187,4 +222,6 @@ RULES: tuple[Rule, ...] = (
     _pool_padding,
     _anti_alias,
     _shortcut_kernel,
+    _res2net,
+    _resnest,
 )

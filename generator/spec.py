@@ -25,7 +25,8 @@ from pydantic import (
     StrictStr,
 )
 
-BlockKind = Literal["basic", "bottleneck"]
+BlockKind = Literal["basic", "bottleneck", "res2net", "resnest"]
+AvdPlace = Literal["none", "before", "after"]
 StemType = Literal["classic", "deep", "cifar"]
 PoolType = Literal["max", "conv", "none"]
 AttentionType = Literal["none", "se", "eca"]
@@ -57,6 +58,9 @@ RESERVED_NAMES = frozenset(
         "DropPath",
         "FrozenBatchNorm2d",
         "BlurPool",
+        "Res2NetBottleneck",
+        "ResNeStBottleneck",
+        "SplitAttention",
     }
 )
 
@@ -185,8 +189,11 @@ class Stages(_Section):
     ] = Field(
         min_length=1,
         max_length=8,
-        description="basic (two 3x3 convs) or bottleneck (1x1, 3x3, 1x1, expansion 4): one "
-        "kind for every stage, or a list with a kind per stage.",
+        description="basic (two 3x3 convs), bottleneck (1x1, 3x3, 1x1, expansion 4) or res2net "
+        "(a bottleneck whose 3x3 runs over `scale` splits of its inner width, each split fed "
+        "the previous one's output; Gao et al. 2019, arXiv:1904.01169) or resnest (a "
+        "bottleneck whose 3x3 is split attention over `radix` candidate maps; Zhang et al. "
+        "2020, arXiv:2004.08955): one kind for every stage, or a list with a kind per stage.",
     )
     depths: list[Depth] = Field(
         min_length=1, max_length=8, description="Blocks in each stage; one entry per stage."
@@ -245,12 +252,29 @@ class Stages(_Section):
     reduce_first: Annotated[StrictInt, Field(ge=1, le=8)] = Field(
         1,
         description="Each block's first conv outputs its inner width divided by this: 2 for "
-        "SENet-154 (timm's block_reduce_first).",
+        "SENet-154 (timm's block_reduce_first). res2net blocks, as timm's, keep the full width.",
+    )
+    scale: Annotated[StrictInt, Field(ge=1, le=16)] = Field(
+        4,
+        description="Splits of a res2net block's inner width; its first 1x1 conv outputs "
+        "scale times the inner width, and scale - 1 of the splits get a 3x3 conv.",
+    )
+    radix: Annotated[StrictInt, Field(ge=1, le=8)] = Field(
+        2,
+        description="Candidate maps per group of a resnest block's split attention: a softmax "
+        "across them weighs them into one; 1 is a sigmoid gate on a single map.",
+    )
+    avd: AvdPlace = Field(
+        "none",
+        description="Where a strided resnest block downsamples: none (its 3x3 conv strides), "
+        "before or after its 3x3 conv (a 3x3 average pool, padded by 1, takes the stride; "
+        "timm's avd_first and avd).",
     )
     groups: Count = Field(1, description="Groups of the bottleneck 3x3 conv (ResNeXt cardinality).")
     width_per_group: Count = Field(
         64,
-        description="Bottleneck inner width = floor(width * width_per_group / 64) * groups; "
+        description="Bottleneck inner width (a res2net block's split width) = "
+        "floor(width * width_per_group / 64) * groups; "
         "64 with one group is the plain ResNet.",
     )
     attention: Attention = Field(Attention(), description="Channel attention in every block.")
@@ -321,7 +345,8 @@ class Spec(_Section):
         "builds it: each strided 3x3 conv, and the stem pool, runs at stride 1 and hands its "
         "stride to a pool after it. blur: a fixed 3x3 binomial filter per channel over the "
         "reflection-padded input (timm's BlurPool2d); avg: a stride x stride average pool, "
-        "which in the stem replaces a max pool outright.",
+        "which in the stem replaces a max pool outright. res2net blocks, as timm's, keep "
+        "the stride on their convs.",
     )
     init: Init = Init()
 

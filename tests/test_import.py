@@ -81,7 +81,10 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
         ),
         (["timm/resnetv2_50"], "stem: Sequential is not a part of the ResNet layout"),
         (["timm/legacy_seresnet18"], "layer0: Sequential is not a part of the ResNet layout"),
-        (["timm/resnest14d"], "layer1.0: ResNestBottleneck, ResNeSt's split-attention"),
+        (
+            ["timm/resnest14d", "--arg", "block_args={radix: 0}"],
+            "layer1.0.conv2: Conv2d where split",
+        ),
         (["timm/skresnet18"], "layer1.0: SelectiveKernelBasic, SKNet's selective-kernel"),
         (
             ["timm/ecaresnet50d_pruned"],

@@ -31,6 +31,15 @@ VARIANTS = {
     "dilated_leaky_relu": (
         "extends: resnet18_os8\nactivation: leaky_relu\nstages:\n  depths: [1, 1, 1, 1]"
     ),
+    "anti_aliased": (
+        "extends: resnetblur18\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [8, 16, 32, 64]"
+    ),
+    "res2net": ("extends: res2net50d\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [8, 16, 32, 64]"),
+    "resnest": ("extends: resnest50d\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [8, 16, 32, 64]"),
+    "senet154_shortcuts": (
+        "extends: senet154\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [16, 32, 64, 128]\n"
+        "  groups: 2\n  width_per_group: 16"
+    ),
 }
 
 

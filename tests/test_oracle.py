@@ -19,7 +19,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from timm.layers import BlurPool2d, GroupNorm, SEModule, freeze_batch_norm_2d
+from timm.layers import BlurPool2d, EcaModule, GroupNorm, SEModule, freeze_batch_norm_2d
+from timm.models import res2net as timm_res2net
+from timm.models import resnest as timm_resnest
 from timm.models import resnet as timm_resnet
 from torchvision.models import resnet as torchvision_resnet
 from torchvision.models._utils import IntermediateLayerGetter
@@ -48,7 +50,12 @@ def _examples(default: int) -> settings:
 # What the draws mean, kept as plain values so that a failing example reads as the
 # constructor call that reproduces it.
 
-TIMM_BLOCKS = {"basic": timm_resnet.BasicBlock, "bottleneck": timm_resnet.Bottleneck}
+TIMM_BLOCKS = {
+    "basic": timm_resnet.BasicBlock,
+    "bottleneck": timm_resnet.Bottleneck,
+    "res2net": timm_res2net.Bottle2neck,
+    "resnest": timm_resnest.ResNestBottleneck,
+}
 TORCHVISION_BLOCKS = {
     "basic": torchvision_resnet.BasicBlock,
     "bottleneck": torchvision_resnet.Bottleneck,
@@ -59,10 +66,10 @@ TORCHVISION_BLOCKS = {
 def timm_configurations(draw: st.DrawFn) -> dict[str, Any]:
     """Keyword arguments of timm's ResNet, over every one the spec language shares."""
     kinds = draw(
-        st.sampled_from(["basic", "bottleneck"])
-        | st.lists(st.sampled_from(["basic", "bottleneck"]), min_size=4, max_size=4)
+        st.sampled_from(list(TIMM_BLOCKS))
+        | st.lists(st.sampled_from(list(TIMM_BLOCKS)), min_size=4, max_size=4)
     )
-    only_bottlenecks = kinds == "bottleneck" or kinds == ["bottleneck"] * 4
+    used = {kinds} if isinstance(kinds, str) else set(kinds)
     # timm cannot build its frozen norm by name: it freezes a built model's batch norms.
     norm = draw(st.sampled_from(["batchnorm", "frozen", "groupnorm"]))
     groups = draw(st.sampled_from([1, 2, 4, 8])) if norm == "groupnorm" else 1
@@ -83,18 +90,29 @@ def timm_configurations(draw: st.DrawFn) -> dict[str, Any]:
         "drop_rate": draw(st.sampled_from([0.0, 0.25])),
         "drop_path_rate": draw(st.sampled_from([0.0, 0.1, 0.3])),
         "zero_init_last": draw(st.booleans()),
-        "aa_layer": draw(st.sampled_from([None, "blur", "avg"])),
-        "block_reduce_first": draw(st.sampled_from([1, 2])),
         "down_kernel_size": draw(st.sampled_from([1, 3])),
     }
-    if only_bottlenecks:
+    # timm's ResNeSt block asserts that it gets no anti-aliasing, reduction or attention.
+    split_attention = "resnest" in used
+    config["aa_layer"] = None if split_attention else draw(st.sampled_from([None, "blur", "avg"]))
+    config["block_reduce_first"] = 1 if split_attention else draw(st.sampled_from([1, 2]))
+    if "basic" not in used:  # timm's basic block takes one group of 64 only
         config["cardinality"] = draw(st.sampled_from([1, 2, 4]))
-        config["base_width"] = draw(st.sampled_from([16, 32, 48, 64, 96, 128]))
-    attention = draw(st.sampled_from(["none", "se", "eca"]))
+        config["base_width"] = draw(st.sampled_from([16, 26, 32, 48, 64, 96, 128]))
+    block_args: dict[str, Any] = {}
+    if used == {"res2net"}:  # the other blocks take no scale
+        block_args["scale"] = draw(st.integers(1, 6))
+    if used == {"resnest"}:  # nor radix and average-pool downsampling
+        block_args["radix"] = draw(st.integers(1, 4))
+        block_args["avd"] = draw(st.booleans())
+        block_args["avd_first"] = draw(st.booleans())
+    attention = "none" if split_attention else draw(st.sampled_from(["none", "se", "eca"]))
     if attention == "se":
-        config["attn_layer"] = f"se/{draw(st.integers(1, 32))}"
+        block_args["attn_layer"] = f"se/{draw(st.integers(1, 32))}"
     elif attention == "eca":
-        config["attn_layer"] = "eca"
+        block_args["attn_layer"] = "eca"
+    if block_args:
+        config["block_args"] = block_args
     return config
 
 
@@ -107,11 +125,14 @@ def timm_model(config: dict[str, Any]) -> torch.nn.Module:
     )
     if kwargs["norm_layer"].startswith("groupnorm/"):
         kwargs["norm_layer"] = partial(GroupNorm, num_groups=int(kwargs["norm_layer"][10:]))
-    attention = kwargs.pop("attn_layer", None)
+    block_args = dict(kwargs.get("block_args", {}))
+    attention = block_args.get("attn_layer")
     if attention is not None and attention.startswith("se/"):
-        attention = partial(SEModule, rd_ratio=1 / int(attention[3:]))
-    if attention is not None:
-        kwargs["block_args"] = {"attn_layer": attention}
+        block_args["attn_layer"] = partial(SEModule, rd_ratio=1 / int(attention[3:]))
+    elif attention == "eca":  # the class: timm's Res2Net block does not look names up
+        block_args["attn_layer"] = EcaModule
+    if block_args:
+        kwargs["block_args"] = block_args
     kwargs["aa_layer"] = {None: None, "blur": BlurPool2d, "avg": torch.nn.AvgPool2d}[
         kwargs["aa_layer"]
     ]

@@ -71,8 +71,11 @@ def test_same_network_as_the_reference(
     for mode in ("eval", "train"):
         expected.train(mode == "train")
         actual.train(mode == "train")
+        # Two images in training: split attention normalises pooled features, one
+        # value per channel and image, by the batch's statistics.
+        batch = 2 if mode == "train" else 1
         for height, width in SIZES:
-            x = torch.randn(1, 3, height, width, generator=generator)
+            x = torch.randn(batch, 3, height, width, generator=generator)
             with torch.no_grad():
                 try:
                     want_logits = expected(x)

@@ -32,17 +32,23 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     """Specs inside every bound, over every field, kept small enough to run in milliseconds."""
     count = draw(st.integers(1, 4))
     shortcut = draw(st.sampled_from(["projection", "avg_down", "zero_pad", "projection_all"]))
+    preactivation = draw(st.booleans())
+    block_kinds = ["basic", "bottleneck"]
+    if not preactivation:
+        block_kinds += ["res2net", "resnest"]
     if shortcut == "zero_pad":  # channels may only grow, so one kind for every stage
-        blocks: str | list[str] = draw(st.sampled_from(["basic", "bottleneck"]))
+        blocks: str | list[str] = draw(st.sampled_from(block_kinds))
     else:
         blocks = draw(
-            st.sampled_from(["basic", "bottleneck"])
-            | st.lists(st.sampled_from(["basic", "bottleneck"]), min_size=count, max_size=count)
+            st.sampled_from(block_kinds)
+            | st.lists(st.sampled_from(block_kinds), min_size=count, max_size=count)
         )
     kinds = set([blocks] if isinstance(blocks, str) else blocks)
     norm = draw(st.sampled_from(["batch", "frozen_batch", "group1", "group2"]))
     even = 2 if norm == "group2" else 1
-    widths = [even * draw(st.integers(1, 12)) for _ in range(count)]
+    # Split attention's convs group the inner width by groups x radix: whole widths only.
+    radix = draw(st.integers(1, 3)) if "resnest" in kinds else 1
+    widths = [even * radix * draw(st.integers(1, 12)) for _ in range(count)]
     stem_type = draw(st.sampled_from(["classic", "deep", "cifar"]))
     stem_channels = [
         even * draw(st.integers(1, 12)) for _ in range(3 if stem_type == "deep" else 1)
@@ -50,7 +56,6 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     if shortcut == "zero_pad":
         widths.sort()
         stem_channels[-1] = min(stem_channels[-1], widths[0])
-    preactivation = draw(st.booleans())
     stages: dict[str, Any] = {
         "block": blocks,
         "depths": draw(st.lists(st.integers(1, 2), min_size=count, max_size=count)),
@@ -65,14 +70,24 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         stages["shortcut_norm"] = draw(st.booleans())
     if shortcut in ("projection", "projection_all"):
         stages["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
-    if "bottleneck" in kinds:
+    split_attention = "resnest" in kinds  # which takes no attention, aa or reduction
+    if "bottleneck" in kinds and not kinds & {"res2net", "resnest"}:
         stages["stride_on"] = draw(st.sampled_from(["1x1", "3x3"]))
-    if kinds == {"bottleneck"}:
+    if "res2net" in kinds:
+        stages["scale"] = draw(st.integers(1, 4))
+    if split_attention:
+        stages["radix"] = radix
+        stages["avd"] = draw(st.sampled_from(["none", "before", "after"]))
+    if "basic" not in kinds and split_attention:  # and its 1x1s the hidden width, 8k wide
+        stages["groups"] = 2 if even == 2 else draw(st.sampled_from([1, 2, 4]))
+        stages["width_per_group"] = draw(st.sampled_from([64, 128]))
+    elif "basic" not in kinds:
         stages["groups"] = 2 if even == 2 else draw(st.integers(1, 3))
         stages["width_per_group"] = draw(st.integers(64, 128))
-    if stages.get("groups", 1) == 1 and min(widths) >= 2 and norm != "group2":  # widths stay whole
+    whole = stages.get("groups", 1) == 1 and min(widths) >= 2 and norm != "group2"
+    if whole and not split_attention:  # widths stay whole
         stages["reduce_first"] = draw(st.sampled_from([1, 2]))
-    attention = draw(st.sampled_from(["none", "se", "eca"]))
+    attention = "none" if split_attention else draw(st.sampled_from(["none", "se", "eca"]))
     stages["attention"] = {"type": attention}
     if attention == "se":
         stages["attention"]["reduction"] = draw(st.integers(1, 16))
@@ -108,7 +123,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "conv_bias": draw(st.booleans()),
         "activation": draw(st.sampled_from(["relu", "silu", "gelu", "leaky_relu"])),
         "anti_alias": draw(st.sampled_from(["none", "blur", "avg"]))
-        if not preactivation and stages.get("stride_on", "3x3") == "3x3"
+        if not preactivation and stages.get("stride_on", "3x3") == "3x3" and not split_attention
         else "none",
         "init": {
             "zero_init_residual": draw(st.booleans()) if preactivation or not frozen else False

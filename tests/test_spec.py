@@ -42,7 +42,8 @@ def test_a_good_spec_loads(write_spec) -> None:
         (GOOD + "color: red\n", "5:1: color: unknown field"),
         (
             GOOD.replace("bottleneck", "bottlenek"),
-            "3:10: stages.block: should be 'basic' or 'bottleneck'; did you mean 'bottleneck'? (given 'bottlenek')",
+            "3:10: stages.block: should be 'basic', 'bottleneck', 'res2net' or 'resnest'; did "
+            "you mean 'bottleneck'? (given 'bottlenek')",
         ),
         (
             GOOD.replace("[1, 1]", "[1, 0]"),
@@ -186,6 +187,36 @@ def test_a_good_spec_loads(write_spec) -> None:
             GOOD + "  groups: 32\n  width_per_group: 4\n  reduce_first: 3\n",
             "7:17: stages.reduce_first: leaves stage 1 a first conv of 42 channels, which 32 "
             "groups cannot take (given 3)",
+        ),
+        (
+            GOOD + "  scale: 3\n",
+            "5:10: stages.scale: applies to res2net blocks only, and this network has none "
+            "(given 3)",
+        ),
+        (
+            GOOD.replace("bottleneck", "res2net") + "  preactivation: true\n",
+            "5:18: stages.preactivation: res2net blocks are post-activation only (given True)",
+        ),
+        (
+            GOOD.replace("bottleneck", "[res2net, bottleneck]") + "  stride_on: 1x1\n",
+            "5:14: stages.stride_on: res2net blocks stride on their 3x3 convs only (given '1x1')",
+        ),
+        (
+            GOOD + "  radix: 4\n",
+            "5:10: stages.radix: applies to resnest blocks only, and this network has none "
+            "(given 4)",
+        ),
+        (
+            GOOD.replace("bottleneck", "resnest") + "  attention:\n    type: se\n",
+            "6:11: stages.attention.type: resnest blocks take no channel attention (given 'se')",
+        ),
+        (
+            GOOD.replace("bottleneck", "resnest") + "anti_alias: blur\n",
+            "5:13: anti_alias: resnest blocks take no anti-aliasing (given 'blur')",
+        ),
+        (
+            GOOD.replace("bottleneck", "resnest") + "  avd: middle\n",
+            "5:8: stages.avd: should be 'none', 'before' or 'after' (given 'middle')",
         ),
         (
             GOOD + "anti_alias: gaussian\n",
