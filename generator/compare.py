@@ -67,10 +67,12 @@ def _stage_text(stage: StagePlan, plan: Plan) -> str:
     """A stage in one line: everything its blocks are built from."""
     attention = plan.attention
     words = [f"{stage.depth} x {stage.block}"]
-    if stage.block == "bottleneck":
+    if stage.block == "bottleneck" and not stage.pruned:
         words.append(f"inner width {stage.width}")
     elif stage.block == "res2net":
         words.append(f"{plan.scale} splits of {stage.width}")
+    if stage.pruned:
+        words.append("pruned widths " + ", ".join(f"{a}/{b}" for a, b in stage.pruned))
     elif stage.block == "resnest":
         words.append(f"inner width {stage.width} x radix {plan.radix}")
     words += [f"{stage.out_channels} channels", f"stride {stage.stride}"]

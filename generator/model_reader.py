@@ -99,6 +99,7 @@ def _shown(value: object) -> str:
 class _Block:
     kind: str
     in_channels: int
+    first_width: int  # its first conv's output
     width: int
     out_channels: int
     stride: int
@@ -125,6 +126,7 @@ class _Reader:
         self.reduce_first = _Setting("first-conv reduction")
         self.shortcut_kernel = _Setting("shortcut kernel")
         self.scale = _Setting("res2net scale")
+        self.pruned_widths: list[tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, str]] = []
         self.radix = _Setting("split-attention radix")
         self.avd = _Setting("place of ResNeSt's downsampling pool")
 
@@ -171,7 +173,8 @@ class _Reader:
             blocks_in = stage[0].out_channels
         head = self.head(model, children, blocks_in)
         data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
-        data["stages"] = _stages(stages, stage_names)
+        pruned = self.pruned(stages)
+        data["stages"] = _stages(stages, stage_names, pruned)
         data["stages"]["shortcut_kernel"] = self.shortcut_kernel.value or 1
         data["stages"]["reduce_first"] = self.reduce_first.value or 1
         data["stages"]["scale"] = self.scale.value or 4
@@ -364,14 +367,11 @@ class _Reader:
                 self.norm_of(parts.get(f"bn{index}"), f"{name}.bn{index}", conv.out_channels)
             _chained(conv1, conv2, name)
             _chained(conv2, conv3, name)
-            self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
+            # A bottleneck whose widths follow no formula may be a pruned network's: the
+            # network decides, once every block is read.
+            self.pruned_widths.append((conv1, conv2, conv3, name))
             if conv3.stride[0] != 1 or (conv1.stride[0] > 1 and conv2.stride[0] > 1):
                 raise NotExpressible(name, "a bottleneck strides once, on its first 1x1 or its 3x3")
-            if conv3.out_channels % 4:
-                raise NotExpressible(
-                    f"{name}.conv3",
-                    f"{conv3.out_channels} channels out; a bottleneck expands a stage's width by 4",
-                )
             width, out = conv2.out_channels, conv3.out_channels
             aa_stride = self.block_anti_aliasing(parts, name, width)
             stride = conv1.stride[0] * conv2.stride[0] * (aa_stride or 1)
@@ -387,6 +387,7 @@ class _Reader:
         return _Block(
             kind=kind,
             in_channels=in_channels,
+            first_width=conv1.out_channels,
             width=width,
             out_channels=out,
             stride=stride,
@@ -502,6 +503,26 @@ class _Reader:
         self.norm_of(module.bn0, f"{name}.bn0", conv.out_channels)
         self.norm_of(module.bn1, f"{name}.bn1", fc1.out_channels)
         return conv
+
+    def pruned(self, stages: list[list[_Block]]) -> bool:
+        """Whether the bottlenecks' widths are a pruned network's: they follow no
+        reduction, or a stage's output channels are no multiple of 4. Raises where that
+        is so but the network is not all post-activation bottlenecks."""
+        try:
+            for conv1, conv2, conv3, name in self.pruned_widths:
+                if conv3.out_channels % 4:
+                    raise NotExpressible(
+                        f"{name}.conv3",
+                        f"{conv3.out_channels} channels out; a bottleneck expands a stage's "
+                        "width by 4",
+                    )
+                self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
+        except NotExpressible:
+            if any(block.kind != "bottleneck" for stage in stages for block in stage):
+                raise
+            self.reduce_first = _Setting("first-conv reduction")
+            return True
+        return False
 
     def reduction(self, first: nn.Conv2d, width: int, name: str) -> None:
         """How much a block's first conv narrows its inner width, as timm's
@@ -622,7 +643,7 @@ class _Reader:
         fc = children.get("fc")
         if type(fc) is nn.Identity:
             num_classes = 0
-        elif type(fc) is nn.Linear and fc.bias is not None and fc.in_features == features:
+        elif _is_linear(fc) and fc.bias is not None and fc.in_features == features:
             num_classes = fc.out_features
             if num_classes == 0:
                 raise NotExpressible(
@@ -666,7 +687,7 @@ def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]
     return stage_names
 
 
-def _stages(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
+def _stages(stages: list[list[_Block]], names: list[str], pruned: bool) -> dict[str, Any]:
     firsts = [stage[0] for stage in stages]
     kinds = [block.kind for block in firsts]
     for stage, name in zip(stages, names, strict=True):
@@ -679,6 +700,8 @@ def _stages(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
             if block.stride != 1:
                 raise NotExpressible(where, "a stride after a stage's first block")
     widths = [block.out_channels // EXPANSION[block.kind] for block in firsts]
+    if pruned:  # the unpruned widths are the defaults the attention's sizes follow
+        widths = [64 * 2**index for index in range(len(stages))]
     data: dict[str, Any] = {
         "block": kinds[0] if len(set(kinds)) == 1 else kinds,
         "depths": [len(stage) for stage in stages],
@@ -695,7 +718,11 @@ def _stages(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
         )
     data["stride_on"] = placements.pop() if placements else "3x3"
     data.update(_shortcuts(stages, names))
-    if bottlenecks:
+    if pruned:
+        data["pruned_channels"] = [block.out_channels for block in firsts]
+        data["pruned_widths"] = [[[b.first_width, b.width] for b in stage] for stage in stages]
+        data["groups"] = firsts[0].groups
+    elif bottlenecks:
         data.update(_grouping(bottlenecks, "basic" in kinds))
     data["attention"] = _attention(stages, names)
     return data
@@ -828,6 +855,11 @@ def _zero_init(stages: list[list[_Block]], norm: str) -> bool:
     if norm == "frozen_batch" or any(w is None or w.is_meta for w in weights):
         return False
     return all(not torch.any(weight) for weight in weights)
+
+
+def _is_linear(module: nn.Module) -> bool:
+    """nn.Linear, or timm's subclass of it (same computation; pruned networks' heads)."""
+    return type(module) is nn.Linear or class_name(module) == "timm.layers.linear.Linear"
 
 
 def _drop_rate(module: nn.Module | None, name: str) -> float:

@@ -214,6 +214,7 @@ class StagePlan:
     dilation: int
     first_dilation: int  # of the first block's 3x3 convs: the previous stage's dilation
     drop_path: tuple[float, float]  # stochastic depth rate of the first and the last block
+    pruned: tuple[tuple[int, int], ...] | None  # each block's first and 3x3 conv widths
     blocks: tuple[BlockPlan, ...]
 
 
@@ -274,6 +275,7 @@ class Plan:
     shortcut_kernel: int  # of a projection where its stage strides or dilates
     reduce_first: int  # a block's first conv outputs its inner width divided by this
     scale: int  # of res2net blocks: splits of the inner width
+    pruned: bool  # each block has its own widths, each stage its own channels
     radix: int  # of resnest blocks: candidate maps per group
     avd: AvdPlace  # of resnest blocks: where a 3x3 average pool takes the stride
     zero_init_residual: bool
@@ -343,6 +345,11 @@ def build_plan(spec: Spec) -> Plan:
         zip(kinds, stages.depths, widths, strides, dilations, strict=True)
     ):
         out_channels = base * EXPANSION[kind]
+        # A pruned network's own channel counts; its attention keeps the unpruned size.
+        attention = _attention_size(spec, out_channels)
+        pruned = stages.pruned_widths[index] if stages.pruned_widths else None
+        if stages.pruned_channels:
+            out_channels = stages.pruned_channels[index]
         width = (
             base
             if kind == "basic"
@@ -375,17 +382,27 @@ def build_plan(spec: Spec) -> Plan:
             )
             problems.append((("stages", "widths", index), message))
             continue
-        attention = _attention_size(spec, out_channels)
+        if pruned and any(
+            first % stages.groups or second % stages.groups for first, second in pruned
+        ):
+            message = (
+                f"gives stage {index + 1} a 3x3 conv's width that {stages.groups} groups "
+                "cannot take"
+            )
+            problems.append((("stages", "pruned_widths", index), message))
+            continue
         reshapes = stride != 1 or in_channels != out_channels
         first = stages.shortcut if reshapes or stages.shortcut == "projection_all" else "identity"
         blocks = []
         for position in range(depth):
             is_first = position == 0
             shortcut = first if is_first else _later_shortcut(stages.shortcut)
+            first_width, block_width = pruned[position] if pruned else (reduced, width)
             block = _Block(
                 kind=kind,
                 in_channels=in_channels if is_first else out_channels,
-                width=width,
+                first_width=first_width,
+                width=block_width,
                 out_channels=out_channels,
                 stride=stride if is_first else 1,
                 first_dilation=previous_dilation if is_first else dilation,
@@ -395,7 +412,7 @@ def build_plan(spec: Spec) -> Plan:
             blocks.append(
                 BlockPlan(
                     in_channels=block.in_channels,
-                    width=width,
+                    width=block_width,
                     out_channels=out_channels,
                     stride=block.stride,
                     body=_body(block, spec) + _attention(spec, out_channels, attention),
@@ -417,6 +434,7 @@ def build_plan(spec: Spec) -> Plan:
                 dilation=dilation,
                 first_dilation=previous_dilation,
                 drop_path=(stage_rates[0], stage_rates[-1]),
+                pruned=tuple((first, second) for first, second in pruned) if pruned else None,
                 blocks=tuple(blocks),
             )
         )
@@ -458,6 +476,7 @@ def build_plan(spec: Spec) -> Plan:
         shortcut_kernel=stages.shortcut_kernel,
         reduce_first=stages.reduce_first,
         scale=stages.scale,
+        pruned=stages.pruned_widths is not None,
         radix=stages.radix,
         avd=stages.avd,
         zero_init_residual=spec.init.zero_init_residual,
@@ -477,6 +496,7 @@ class _Block:
 
     kind: BlockKind
     in_channels: int
+    first_width: int  # its first conv's output: the width, or a part (SENet-154), or pruned
     width: int
     out_channels: int
     stride: int
@@ -627,7 +647,7 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         return _resnest_body(block, spec)
     bias = spec.conv_bias
     width, out = block.width, block.out_channels
-    reduced = width // spec.stages.reduce_first  # the first conv's output (SENet-154 halves it)
+    reduced = block.first_width
     first, dilation = block.first_dilation, block.dilation
     aliased = spec.anti_alias != "none" and (block.stride > 1 or first != dilation)
     stride = 1 if aliased else block.stride

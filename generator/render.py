@@ -231,7 +231,8 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     two_dilations = plan.dilated and ("basic" in plan.block_kinds or plan.anti_alias == "blur")
     dilations = ["dilation", "first_dilation"] if two_dilations else ["dilation"]
     optional = [*([attention] if attention else []), *(dilations if plan.dilated else [])]
-    width = ["width"] if has_width else []
+    # A pruned network's blocks each have their own first and 3x3 widths.
+    width = ["first_width", "width"] if plan.pruned else ["width"] if has_width else []
     mid_channels = "width" if has_width else "out_channels"
     identity = "None" if plan.preactivation else "nn.Identity()"
     downsample_type = "nn.Module | None" if plan.preactivation else "nn.Module"
@@ -248,9 +249,9 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     stage_signature = [
         *([f"block_class: {block_type}"] if mixed else []),
         "in_channels: int",
-        *(f"{name}: int" for name in width),
+        *(["widths: list[tuple[int, int]]"] if plan.pruned else (f"{n}: int" for n in width)),
         "out_channels: int",
-        "depth: int",
+        *([] if plan.pruned else ["depth: int"]),
         "stride: int",
         *([f"{attention}: int"] if attention else []),
         *(["dilation: int", "first_dilation: int"] if plan.dilated else []),
@@ -266,8 +267,10 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     first_block = 0
     for stage in plan.stages:
         args: list[object] = [classes[stage.block]] if mixed else []
-        args += [stage.in_channels, *([stage.width] if has_width else []), stage.out_channels]
-        args += [f"depth={stage.depth}", f"stride={stage.stride}"]
+        widths = [_pruned_widths(stage)] if plan.pruned else [stage.width] if has_width else []
+        args += [stage.in_channels, *widths, stage.out_channels]
+        args += [] if plan.pruned else [f"depth={stage.depth}"]
+        args += [f"stride={stage.stride}"]
         if attention:
             args.append(f"{attention}={stage.attention}")
         if plan.dilated:
@@ -302,7 +305,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
             ],
         },
         "bottleneck_conv2": [
-            _reduced(plan, "width"),
+            "first_width" if plan.pruned else _reduced(plan, "width"),
             "width",
             *stride,
             *groups,
@@ -361,7 +364,10 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
         "mid_channels": mid_channels,
         # The first conv's output: the inner width, or a part of it (SENet-154's half).
-        "reduced": {"basic": _reduced(plan, mid_channels), "bottleneck": _reduced(plan, "width")},
+        "reduced": {
+            "basic": _reduced(plan, mid_channels),
+            "bottleneck": "first_width" if plan.pruned else _reduced(plan, "width"),
+        },
         "identity": identity,
         "block_signature": block_signature,
         "stage_signature": stage_signature,
@@ -374,6 +380,16 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         "stage_args": stage_args,
         "blocks": first_block,
     }
+
+
+def _pruned_widths(stage: StagePlan) -> str:
+    """The stage's list of (first, 3x3) widths; where it cannot stand on a line of its own
+    as make_stage's argument, one pair a line, as ruff formats it."""
+    assert stage.pruned is not None
+    pairs = [f"({first}, {second})" for first, second in stage.pruned]
+    if len(f"            [{', '.join(pairs)}],") <= LINE_LENGTH:
+        return f"[{', '.join(pairs)}]"
+    return "[\n" + "".join(f"                {pair},\n" for pair in pairs) + "            ]"
 
 
 def _split_attention(plan: Plan) -> dict[str, object]:

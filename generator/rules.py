@@ -203,10 +203,35 @@ def _resnest(spec: Any) -> Iterator[Finding]:
         yield ("anti_alias",), "resnest blocks take no anti-aliasing"
 
 
+def _pruned(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    channels, widths = stages.pruned_channels, stages.pruned_widths
+    for field, value, other in (
+        ("pruned_channels", channels, widths),
+        ("pruned_widths", widths, channels),
+    ):
+        if value is not None and other is None:
+            yield ("stages", field), "comes with the other of pruned_channels and pruned_widths"
+    if widths is None or channels is None:
+        return
+    if set(stages.block) != {"bottleneck"} or stages.preactivation:
+        yield ("stages", "pruned_widths"), "applies to post-activation bottleneck blocks only"
+    if stages.reduce_first != 1:
+        yield ("stages", "reduce_first"), "a pruned network gives its first convs' widths"
+    if len(widths) == len(stages.depths):
+        for index, (blocks, depth) in enumerate(zip(widths, stages.depths, strict=True)):
+            if len(blocks) != depth:
+                blocks_text = f"{depth} block" + ("s" if depth != 1 else "")
+                message = f"has {_entries(len(blocks))} but stage {index + 1} has {blocks_text}"
+                yield ("stages", "pruned_widths", index), message
+
+
 RULES: tuple[Rule, ...] = (
     _one_per_stage("widths"),
     _one_per_stage("strides"),
     _one_per_stage("dilations"),
+    _one_per_stage("pruned_channels"),
+    _one_per_stage("pruned_widths"),
     _block_count,
     _stride_on,
     _bottleneck_only("groups", 1),
@@ -224,4 +249,5 @@ RULES: tuple[Rule, ...] = (
     _shortcut_kernel,
     _res2net,
     _resnest,
+    _pruned,
 )

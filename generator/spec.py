@@ -71,6 +71,7 @@ Depth = Annotated[StrictInt, Field(ge=1, le=256)]
 Stride = Annotated[StrictInt, Field(ge=1, le=4)]
 
 
+PrunedBlock = Annotated[list[Channels], Field(min_length=2, max_length=2)]
 Reference = Annotated[StrictStr, Field(pattern=r"^(torchvision|timm)/[a-z0-9_]+$")]
 
 
@@ -258,6 +259,24 @@ class Stages(_Section):
         4,
         description="Splits of a res2net block's inner width; its first 1x1 conv outputs "
         "scale times the inner width, and scale - 1 of the splits get a 3x3 conv.",
+    )
+    pruned_channels: list[Channels] | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="Output channels of each stage of a pruned bottleneck network, in place "
+        "of four times its width (Aflalo et al. 2020, arXiv:2002.08258; timm's *_pruned). "
+        "With pruned_widths.",
+    )
+    pruned_widths: (
+        list[Annotated[list[PrunedBlock], Field(min_length=1, max_length=256)]] | None
+    ) = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="Of a pruned bottleneck network: for each stage, each block's first "
+        "1x1 and 3x3 conv widths, [first, second]. `widths` still sets the attention's "
+        "size, from the unpruned channels, as timm's pruned networks keep it.",
     )
     radix: Annotated[StrictInt, Field(ge=1, le=8)] = Field(
         2,

@@ -39,6 +39,22 @@ CHANGES = {
     "stages.shortcut_kernel": ((), ("stages.shortcut_kernel=3",)),
     "stages.reduce_first": ((), ("stages.reduce_first=2",)),
     "stages.scale": (("stages.block=res2net",), ("stages.scale=6",)),
+    "stages.pruned_channels": (
+        (
+            "stages.depths=[1, 1, 1, 1]",
+            "stages.pruned_widths=[[[8, 8]], [[8, 8]], [[8, 8]], [[8, 8]]]",
+            "stages.pruned_channels=[16, 16, 16, 16]",
+        ),
+        ("stages.pruned_channels=[16, 16, 16, 32]",),
+    ),
+    "stages.pruned_widths": (
+        (
+            "stages.depths=[1, 1, 1, 1]",
+            "stages.pruned_widths=[[[8, 8]], [[8, 8]], [[8, 8]], [[8, 8]]]",
+            "stages.pruned_channels=[16, 16, 16, 16]",
+        ),
+        ("stages.pruned_widths=[[[8, 8]], [[8, 8]], [[8, 8]], [[8, 16]]]",),
+    ),
     "stages.radix": (("stages.block=resnest",), ("stages.radix=4",)),
     "stages.avd": (("stages.block=resnest",), ("stages.avd=after",)),
     "stages.groups": (("stages.width_per_group=4",), ("stages.groups=32",)),
@@ -98,6 +114,8 @@ SHOWN_AS = {
     "stages.drop_path": LAYERS,
     "stages.scale": {"stages.scale", *LAYERS},
     "stages.radix": {"stages.radix", *LAYERS},
+    "stages.pruned_channels": {"layer4"},
+    "stages.pruned_widths": {"layer4"},
     "stages.groups": {"stages.groups", *LAYERS},
     "stages.width_per_group": LAYERS,
     "stages.attention.type": {"stages.attention", *LAYERS},

@@ -87,10 +87,6 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
         ),
         (["timm/skresnet18"], "layer1.0: SelectiveKernelBasic, SKNet's selective-kernel"),
         (
-            ["timm/ecaresnet50d_pruned"],
-            "layer1.0.conv1: 47 channels where the inner width is 18",
-        ),
-        (
             ["timm/resnet18", "--arg", "global_pool=max"],
             "global_pool: SelectAdaptivePool2d with pool type 'max'",
         ),

@@ -84,7 +84,20 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     elif "basic" not in kinds:
         stages["groups"] = 2 if even == 2 else draw(st.integers(1, 3))
         stages["width_per_group"] = draw(st.integers(64, 128))
+    prunable = kinds == {"bottleneck"} and not preactivation and shortcut != "zero_pad"
+    if prunable and draw(st.booleans()):  # pruned: channels and widths of its own
+        groups = stages.get("groups", 1)
+        pair = st.tuples(st.integers(1, 12), st.integers(1, 6))
+        stages["pruned_channels"] = [even * draw(st.integers(1, 24)) for _ in range(count)]
+        stages["pruned_widths"] = [
+            [
+                [even * groups * a, even * groups * b]
+                for a, b in draw(st.lists(pair, min_size=d, max_size=d))
+            ]
+            for d in stages["depths"]
+        ]
     whole = stages.get("groups", 1) == 1 and min(widths) >= 2 and norm != "group2"
+    whole = whole and "pruned_widths" not in stages
     if whole and not split_attention:  # widths stay whole
         stages["reduce_first"] = draw(st.sampled_from([1, 2]))
     attention = "none" if split_attention else draw(st.sampled_from(["none", "se", "eca"]))

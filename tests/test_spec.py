@@ -202,6 +202,24 @@ def test_a_good_spec_loads(write_spec) -> None:
             "5:14: stages.stride_on: res2net blocks stride on their 3x3 convs only (given '1x1')",
         ),
         (
+            GOOD + "  pruned_channels: [8, 8]\n",
+            "5:20: stages.pruned_channels: comes with the other of pruned_channels and "
+            "pruned_widths (given [8, 8])",
+        ),
+        (
+            GOOD + "  pruned_channels: [8, 8]\n  pruned_widths: [[[4, 4]], [[4, 4], [4, 4]]]\n",
+            "6:29: stages.pruned_widths.1: has 2 entries but stage 2 has 1 block",
+        ),
+        (
+            GOOD.replace("bottleneck", "basic")
+            + "  pruned_channels: [8, 8]\n  pruned_widths: [[[4, 4]], [[4, 4]]]\n",
+            "6:18: stages.pruned_widths: applies to post-activation bottleneck blocks only",
+        ),
+        (
+            GOOD + "  pruned_channels: [8, 8]\n  pruned_widths: [[[4]], [[4, 4]]]\n",
+            "6:20: stages.pruned_widths.0.0: list should have at least 2 items",
+        ),
+        (
             GOOD + "  radix: 4\n",
             "5:10: stages.radix: applies to resnest blocks only, and this network has none "
             "(given 4)",
