@@ -283,6 +283,10 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     first_dilation = ["dilation=first_dilation"] if plan.dilated else []
     groups = [f"groups={plan.groups}"] if plan.groups > 1 else []
     stride = ["stride"] if plan.stride_on == "3x3" and plan.anti_alias == "none" else []
+    # A bottleneck's (or its kin's) 3x3: its input, and its dilation.
+    bottleneck_first = "first_width" if plan.pruned else _reduced(plan, "width")
+    conv2_dilation = first_dilation if two_dilations else dilation
+    split_convs = max(1, plan.scale - 1)
     return {
         "mixed": mixed,
         "conv3x3": {
@@ -304,13 +308,7 @@ def _block_interface(plan: Plan) -> dict[str, object]:
                 f"bias={plan.conv_bias!r}",
             ],
         },
-        "bottleneck_conv2": [
-            "first_width" if plan.pruned else _reduced(plan, "width"),
-            "width",
-            *stride,
-            *groups,
-            *(first_dilation if two_dilations else dilation),
-        ],
+        "bottleneck_conv2": [bottleneck_first, "width", *stride, *groups, *conv2_dilation],
         "basic_conv1": [
             *(["stride"] if plan.anti_alias == "none" else []),
             *first_dilation,
@@ -334,40 +332,25 @@ def _block_interface(plan: Plan) -> dict[str, object]:
             "pool": "(\n"
             "            nn.AvgPool2d(3, stride, padding=1) if stride > 1 else nn.Identity()\n"
             "        )",
-            "conv2": [
-                *(["stride"] if plan.avd == "none" else []),
-                *(first_dilation if two_dilations else dilation),
-            ],
+            "conv2": [*(["stride"] if plan.avd == "none" else []), *conv2_dilation],
         },
         "split_attention": _split_attention(plan),
         "res2net": {
-            "convs": max(1, plan.scale - 1),
+            "convs": split_convs,
             "lists": [
-                _repeated(name, item, max(1, plan.scale - 1))
-                for name, item in (
-                    (
-                        "convs",
-                        _call_text(
-                            "conv3x3",
-                            "width",
-                            "width",
-                            "stride",
-                            *groups,
-                            *(first_dilation if two_dilations else dilation),
-                        ),
-                    ),
-                    ("bns", norm_layer(plan, "width")),
-                )
+                _repeated(
+                    "convs",
+                    _call_text("conv3x3", "width", "width", "stride", *groups, *conv2_dilation),
+                    split_convs,
+                ),
+                _repeated("bns", norm_layer(plan, "width"), split_convs),
             ],
         },
         "block_classes": classes,
         "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
         "mid_channels": mid_channels,
         # The first conv's output: the inner width, or a part of it (SENet-154's half).
-        "reduced": {
-            "basic": _reduced(plan, mid_channels),
-            "bottleneck": "first_width" if plan.pruned else _reduced(plan, "width"),
-        },
+        "reduced": {"basic": _reduced(plan, mid_channels), "bottleneck": bottleneck_first},
         "identity": identity,
         "block_signature": block_signature,
         "stage_signature": stage_signature,
