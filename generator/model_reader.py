@@ -126,7 +126,8 @@ class _Reader:
         self.reduce_first = _Setting("first-conv reduction")
         self.shortcut_kernel = _Setting("shortcut kernel")
         self.scale = _Setting("res2net scale")
-        self.pruned_widths: list[tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, str]] = []
+        # Each bottleneck's three convs and name, for `pruned` to weigh once all are read.
+        self.bottleneck_convs: list[tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, str]] = []
         self.radix = _Setting("split-attention radix")
         self.avd = _Setting("place of ResNeSt's downsampling pool")
 
@@ -369,7 +370,7 @@ class _Reader:
             _chained(conv2, conv3, name)
             # A bottleneck whose widths follow no formula may be a pruned network's: the
             # network decides, once every block is read.
-            self.pruned_widths.append((conv1, conv2, conv3, name))
+            self.bottleneck_convs.append((conv1, conv2, conv3, name))
             if conv3.stride[0] != 1 or (conv1.stride[0] > 1 and conv2.stride[0] > 1):
                 raise NotExpressible(name, "a bottleneck strides once, on its first 1x1 or its 3x3")
             width, out = conv2.out_channels, conv3.out_channels
@@ -430,11 +431,7 @@ class _Reader:
         self.norm_of(parts.get("bn3"), f"{name}.bn3", conv3.out_channels)
         if conv1.stride[0] != 1 or conv3.stride[0] != 1:
             raise NotExpressible(name, "a Res2Net block strides on its split convs only")
-        if conv3.out_channels % 4:
-            raise NotExpressible(
-                f"{name}.conv3",
-                f"{conv3.out_channels} channels out; a bottleneck expands a stage's width by 4",
-            )
+        _expands_by_four(conv3, name)
         return conv1, first, conv3
 
     def resnest_convs(
@@ -509,13 +506,8 @@ class _Reader:
         reduction, or a stage's output channels are no multiple of 4. Raises where that
         is so but the network is not all post-activation bottlenecks."""
         try:
-            for conv1, conv2, conv3, name in self.pruned_widths:
-                if conv3.out_channels % 4:
-                    raise NotExpressible(
-                        f"{name}.conv3",
-                        f"{conv3.out_channels} channels out; a bottleneck expands a stage's "
-                        "width by 4",
-                    )
+            for conv1, conv2, conv3, name in self.bottleneck_convs:
+                _expands_by_four(conv3, name)
                 self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
         except NotExpressible:
             if any(block.kind != "bottleneck" for stage in stages for block in stage):
@@ -855,6 +847,14 @@ def _zero_init(stages: list[list[_Block]], norm: str) -> bool:
     if norm == "frozen_batch" or any(w is None or w.is_meta for w in weights):
         return False
     return all(not torch.any(weight) for weight in weights)
+
+
+def _expands_by_four(last: nn.Conv2d, block: str) -> None:
+    if last.out_channels % 4:
+        raise NotExpressible(
+            f"{block}.conv3",
+            f"{last.out_channels} channels out; a bottleneck expands a stage's width by 4",
+        )
 
 
 def _is_linear(module: nn.Module) -> bool:
