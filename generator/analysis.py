@@ -30,6 +30,7 @@ from .plan import (
     Plan,
     PlanError,
     Resize,
+    SelectiveKernel,
     SplitAttention,
     SqueezeExcite,
 )
@@ -198,6 +199,8 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
         return _multi_scale(layer, shape)
     if isinstance(layer, SplitAttention):
         return _split_attention(layer, shape)
+    if isinstance(layer, SelectiveKernel):
+        return _selective_kernel(layer, shape)
     if isinstance(layer, AvgPool3x3):
         window = (3, layer.stride, 1, False)
         out = (channels, _out(height, *window), _out(width, *window))
@@ -248,6 +251,29 @@ def _split_attention(layer: SplitAttention, shape: Shape) -> LayerFigures:
     # The convs' and norms' outputs; the weighed sum is no module's output.
     activations = conv.activations + norm.activations + 2 * layer.hidden + candidates
     return LayerFigures(params, macs, out, activations)
+
+
+def _selective_kernel(layer: SelectiveKernel, shape: Shape) -> LayerFigures:
+    """Two paths of a conv and a norm, then two 1x1 convs and a norm on their pooled sum."""
+    inputs: Shape = (layer.paths[0].in_channels, shape[1], shape[2])
+    params: dict[str, int] = {}
+    macs = activations = 0
+    for index, conv in enumerate(layer.paths):
+        path = _layer(conv, inputs)
+        norm = _layer(layer.norm, path.shape)
+        params[f"paths.{index}.conv"] = path.params[""]
+        params.update({f"paths.{index}.bn": norm.params[""]} if norm.params else {})
+        macs += path.macs
+        activations += path.activations + norm.activations
+    channels, hidden, bias = layer.channels, layer.hidden, layer.paths[0].bias
+    params["attn.fc_reduce"] = channels * hidden + (hidden if bias else 0)
+    if layer.attention_norm.trainable:
+        params["attn.bn"] = 2 * hidden
+    params["attn.fc_select"] = hidden * 2 * channels + (2 * channels if bias else 0)
+    macs += 3 * channels * hidden
+    # The weighed sum is no module's output.
+    activations += 2 * hidden + 2 * channels
+    return LayerFigures(params, macs, path.shape, activations)
 
 
 def _conv_weights(conv: Conv) -> int:

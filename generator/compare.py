@@ -49,6 +49,7 @@ def describe(plan: Plan) -> dict[str, str]:
         "stages.scale": str(plan.scale) if "res2net" in plan.block_kinds else "-",
         "stages.radix": str(plan.radix) if "resnest" in plan.block_kinds else "-",
         "stages.avd": plan.avd if "resnest" in plan.block_kinds else "-",
+        **_selective_kernel_facts(plan),
         "stages.attention": plan.attention,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),
@@ -63,11 +64,22 @@ def describe(plan: Plan) -> dict[str, str]:
     return facts
 
 
+def _selective_kernel_facts(plan: Plan) -> dict[str, str]:
+    settings = plan.selective_kernel
+    used = {"sk_basic", "sk_bottleneck"} & set(plan.block_kinds)
+    facts = {
+        "reduction": str(settings.reduction),
+        "divisor": str(settings.divisor),
+        "split_input": _yes(settings.split_input),
+    }
+    return {f"stages.selective_kernel.{key}": v if used else "-" for key, v in facts.items()}
+
+
 def _stage_text(stage: StagePlan, plan: Plan) -> str:
     """A stage in one line: everything its blocks are built from."""
     attention = plan.attention
     words = [f"{stage.depth} x {stage.block}"]
-    if stage.block == "bottleneck" and not stage.pruned:
+    if stage.block in ("bottleneck", "sk_bottleneck") and not stage.pruned:
         words.append(f"inner width {stage.width}")
     elif stage.block == "res2net":
         words.append(f"{plan.scale} splits of {stage.width}")

@@ -22,8 +22,10 @@ from .plan import (
     bottleneck_width,
     drop_path_rates,
     se_hidden,
+    sk_hidden,
     split_attention_hidden,
 )
+from .spec import SelectiveKernel as SelectiveKernelSettings
 
 NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"}
 BLOCKS = {
@@ -33,21 +35,27 @@ BLOCKS = {
     "torchvision.models.resnet.Bottleneck": "bottleneck",
     "timm.models.res2net.Bottle2neck": "res2net",
     "timm.models.resnest.ResNestBottleneck": "resnest",
+    "timm.models.sknet.SelectiveKernelBasic": "sk_basic",
+    "timm.models.sknet.SelectiveKernelBottleneck": "sk_bottleneck",
 }
-FAMILIES = {  # blocks of the ResNet family the language does not have yet
-    "timm.models.sknet.SelectiveKernelBasic": "SKNet's selective-kernel basic block",
-    "timm.models.sknet.SelectiveKernelBottleneck": "SKNet's selective-kernel bottleneck",
-}
+BASIC_KINDS = ("basic", "sk_basic")
 SE = "timm.layers.squeeze_excite.SEModule"
 ECA = "timm.layers.eca.EcaModule"
 FROZEN_NORM = "torchvision.ops.misc.FrozenBatchNorm2d"
+# timm's norms that hold their activation, in its ConvNormAct (SKNet's blocks)
+BATCH_NORM_ACT = "timm.layers.norm_act.BatchNormAct2d"
+GROUP_NORM_ACT = "timm.layers.norm_act.GroupNormAct"
+FROZEN_NORM_ACT = "timm.layers.norm_act.FrozenBatchNormAct2d"
+CONV_NORM_ACT = "timm.layers.conv_bn_act.ConvNormAct"
+SELECTIVE_KERNEL = "timm.layers.selective_kernel.SelectiveKernel"
+SELECTIVE_KERNEL_ATTENTION = "timm.layers.selective_kernel.SelectiveKernelAttn"
 SIGMOIDS = {"torch.nn.modules.activation.Sigmoid", "timm.layers.activations.Sigmoid"}
 LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
 # Besides the stages; torchvision calls the activation relu and the pool avgpool.
 NETWORK_PARTS = {"conv1", "bn1", "act1", "relu", "maxpool", "global_pool", "avgpool", "fc"}
 CONVS_AND_NORMS = {f"{part}{index}" for part in ("conv", "bn", "act") for index in (1, 2, 3)}
 BLOCK_PARTS = CONVS_AND_NORMS | {"relu", "downsample", "se", "drop_path", "drop_block", "aa"}
-BLOCK_PARTS |= {"convs", "bns", "pool", "avd_first", "avd_last"}  # Res2Net's, ResNeSt's
+BLOCK_PARTS |= {"convs", "bns", "pool", "avd_first", "avd_last", "act"}  # of other families
 SPLIT_ATTENTION = "timm.layers.split_attn.SplitAttn"
 # Norm settings every norm of the language has.
 EPS, MOMENTUM = 1e-5, 0.1
@@ -130,6 +138,9 @@ class _Reader:
         self.bottleneck_convs: list[tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, str]] = []
         self.radix = _Setting("split-attention radix")
         self.avd = _Setting("place of ResNeSt's downsampling pool")
+        self.split_input = _Setting("selective kernels' input split")
+        # Each selective kernel's channels and hidden width, for one rounding to fit all.
+        self.sk_hidden: list[tuple[int, int, str]] = []
 
     # Leaves -----------------------------------------------------------------------
 
@@ -151,11 +162,34 @@ class _Reader:
         self.bias.see(module.bias is not None, name)
         return module
 
-    def norm_of(self, module: nn.Module | None, name: str, channels: int) -> None:
-        self.norm.see(_norm_kind(module, name), name)
+    def norm_of(
+        self, module: nn.Module | None, name: str, channels: int, with_act: bool = False
+    ) -> None:
+        self.norm.see(_norm_kind(module, name, with_act), name)
         size = _norm_channels(module)
         if size != channels:
             raise NotExpressible(name, f"normalises {size} channels where {channels} arrive")
+
+    def conv_norm_act(
+        self, module: nn.Module | None, name: str, kernel: int, act: bool
+    ) -> nn.Conv2d:
+        """timm's ConvNormAct: a conv, then a norm holding the activation (or none)."""
+        if class_name(module) != CONV_NORM_ACT:
+            found = _short(module) if module is not None else "nothing"
+            raise NotExpressible(name, f"{found} where timm's ConvNormAct belongs")
+        if getattr(module, "aa", None) is not None:
+            message = "anti-aliasing in a selective-kernel block, which the language has not"
+            raise NotExpressible(f"{name}.aa", message)
+        conv = self.conv(module.conv, f"{name}.conv", kernel)
+        norm = module.bn
+        self.norm_of(norm, f"{name}.bn", conv.out_channels, with_act=True)
+        if type(norm.drop) is not nn.Identity:
+            raise NotExpressible(f"{name}.bn.drop", "DropBlock is not in the spec language yet")
+        if act:
+            self.act(norm.act, f"{name}.bn.act")
+        elif type(norm.act) is not nn.Identity:
+            raise NotExpressible(f"{name}.bn.act", "an activation where timm's block has none")
+        return conv
 
     def act(self, module: nn.Module | None, name: str) -> None:
         self.activation.see(_activation(module, name), name)
@@ -181,6 +215,8 @@ class _Reader:
         data["stages"]["scale"] = self.scale.value or 4
         data["stages"]["radix"] = self.radix.value or 2
         data["stages"]["avd"] = self.avd.value or "none"
+        if self.sk_hidden:
+            data["stages"]["selective_kernel"] = self.selective_kernel_settings()
         data["head"] = head
         data["conv_bias"] = bool(self.bias.value)
         norm = self.norm.value
@@ -189,6 +225,20 @@ class _Reader:
         data["anti_alias"] = self.anti_alias.value or "none"
         data["init"] = {"zero_init_residual": _zero_init(stages, norm[0])}
         return data
+
+    def selective_kernel_settings(self) -> dict[str, Any]:
+        """The reduction and rounding that give every selective kernel its hidden width."""
+        split = bool(self.split_input.value)
+        for divisor in dict.fromkeys([8, 16, 32, *range(1, 257)]):
+            for reduction in dict.fromkeys([16, 8, *range(1, 257)]):
+                settings = SelectiveKernelSettings(reduction=reduction, divisor=divisor)
+                if all(sk_hidden(c, settings) == hidden for c, hidden, _ in self.sk_hidden):
+                    return {"reduction": reduction, "divisor": divisor, "split_input": split}
+        raise NotExpressible(
+            self.sk_hidden[0][2],
+            "hidden widths that follow no reduction and rounding from 1 to 256 (channels / "
+            "reduction, rounded to a multiple of the divisor)",
+        )
 
     def stem(self, children: dict[str, nn.Module]) -> dict[str, Any]:
         conv1 = children.get("conv1")
@@ -307,12 +357,10 @@ class _Reader:
     def block(self, block: nn.Module, name: str, in_channels: int) -> _Block:
         kind = BLOCKS.get(class_name(block))
         if kind is None:
-            family = FAMILIES.get(class_name(block))
             reason = (
-                f"{_short(block)}, {family}, is a block the spec language has no kind for yet"
-                if family
-                else f"{_short(block)} is not a block the spec language has (timm's or "
-                "torchvision's BasicBlock and Bottleneck)"
+                f"{_short(block)} is not a block the spec language has (timm's or "
+                "torchvision's BasicBlock and Bottleneck, or timm's Res2Net, ResNeSt and "
+                "SKNet blocks)"
             )
             raise NotExpressible(name, reason)
         parts = dict(block.named_children())
@@ -323,12 +371,40 @@ class _Reader:
                 )
         if "drop_block" in parts and type(parts["drop_block"]) is not nn.Identity:
             raise NotExpressible(f"{name}.drop_block", "DropBlock is not in the spec language yet")
-        acts = [part for part in ("act1", "act2", "act3", "relu") if part in parts]
+        acts = [part for part in ("act1", "act2", "act3", "relu", "act") if part in parts]
         if kind == "resnest" and type(parts.get("act2")) is nn.Identity:
             acts.remove("act2")  # split attention holds its own
         for part in acts:
             self.act(parts[part], f"{name}.{part}")
-        if kind == "basic":
+        takes = None  # the channels the block's first layer takes, where not its conv1's
+        if kind == "sk_basic":
+            conv1, takes = self.selective_kernel(parts.get("conv1"), f"{name}.conv1")
+            conv2 = self.conv_norm_act(parts.get("conv2"), f"{name}.conv2", 3, act=False)
+            _chained(conv1, conv2, name)
+            self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
+            if conv2.stride[0] != 1 or conv2.groups != 1:
+                raise NotExpressible(f"{name}.conv2", "a strided or grouped second conv")
+            width = out = conv2.out_channels
+            aa_stride, stride, stride_on, groups = None, conv1.stride[0], None, 1
+            first_dilation, dilation = conv1.dilation[0], conv2.dilation[0]
+            last_norm = parts["conv2"].bn
+        elif kind == "sk_bottleneck":
+            conv1 = self.conv_norm_act(parts.get("conv1"), f"{name}.conv1", 1, act=True)
+            conv2, conv2_takes = self.selective_kernel(parts.get("conv2"), f"{name}.conv2")
+            conv3 = self.conv_norm_act(parts.get("conv3"), f"{name}.conv3", 1, act=False)
+            if conv1.out_channels != conv2_takes:
+                raise NotExpressible(name, "convs whose channels do not chain")
+            _chained(conv2, conv3, name)
+            _expands_by_four(conv3, name)
+            self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
+            if conv1.stride[0] != 1 or conv3.stride[0] != 1:
+                raise NotExpressible(name, "a selective-kernel block strides on its kernel only")
+            width, out = conv2.out_channels, conv3.out_channels
+            aa_stride, stride = None, conv2.stride[0]
+            stride_on = "3x3" if stride > 1 else None
+            groups, first_dilation, dilation = conv2.groups, conv2.dilation[0], None
+            last_norm = parts["conv3"].bn
+        elif kind == "basic":
             conv1 = self.conv(parts.get("conv1"), f"{name}.conv1", 3)
             conv2 = self.conv(parts.get("conv2"), f"{name}.conv2", 3)
             self.norm_of(parts.get("bn1"), f"{name}.bn1", conv1.out_channels)
@@ -379,8 +455,9 @@ class _Reader:
             stride_on = ("1x1" if conv1.stride[0] > 1 else "3x3") if stride > 1 else None
             groups, first_dilation, dilation = conv2.groups, conv2.dilation[0], None
             last_norm = parts["bn3"]
-        if conv1.in_channels != in_channels:
-            message = f"takes {conv1.in_channels} channels where {in_channels} arrive"
+        takes = takes or conv1.in_channels
+        if takes != in_channels:
+            message = f"takes {takes} channels where {in_channels} arrive"
             raise NotExpressible(f"{name}.conv1", message)
         shortcut, shortcut_norm, shows_dilation = self.shortcut(
             parts.get("downsample"), f"{name}.downsample", in_channels, out, stride
@@ -500,6 +577,58 @@ class _Reader:
         self.norm_of(module.bn0, f"{name}.bn0", conv.out_channels)
         self.norm_of(module.bn1, f"{name}.bn1", fc1.out_channels)
         return conv
+
+    def selective_kernel(self, module: nn.Module | None, name: str) -> tuple[nn.Conv2d, int]:
+        """timm's selective kernel as the language builds it: its first path's conv (the
+        second is the same but twice as dilated), and the channels it takes."""
+        if class_name(module) != SELECTIVE_KERNEL:
+            found = _short(module) if module is not None else "nothing"
+            raise NotExpressible(name, f"{found} where a selective kernel belongs")
+        paths = list(module.paths)
+        if len(paths) != 2:
+            raise NotExpressible(f"{name}.paths", "a selective kernel of other than two paths")
+        first, second = (
+            self.conv_norm_act(path, f"{name}.paths.{index}", 3, act=True)
+            for index, path in enumerate(paths)
+        )
+        self.split_input.see(bool(module.split_input), name)
+        takes = first.in_channels * (2 if module.split_input else 1)
+        if _layer(second) != _layer(
+            nn.Conv2d(
+                first.in_channels,
+                first.out_channels,
+                3,
+                first.stride,
+                2 * first.padding[0],
+                2 * first.dilation[0],
+                first.groups,
+                first.bias is not None,
+                device="meta",
+            )
+        ):
+            message = "a second path other than the first dilated twice as far"
+            raise NotExpressible(f"{name}.paths.1", message)
+        attention, where = module.attn, f"{name}.attn"
+        channels = first.out_channels
+        hidden = getattr(getattr(attention, "fc_reduce", None), "out_channels", 0)
+        plain = (
+            class_name(attention) == SELECTIVE_KERNEL_ATTENTION
+            and attention.num_paths == 2
+            and type(attention.act) is nn.ReLU
+            and _layer(attention.fc_reduce)
+            == ("conv", channels, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False)
+            and _layer(attention.fc_select)
+            == ("conv", hidden, 2 * channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, False)
+        )
+        if not plain:
+            raise NotExpressible(where, "a selective-kernel attention other than SKNet's")
+        # timm's attention norm is a batch norm whatever the network's, frozen with it.
+        frozen = self.norm.value == ("frozen_batch",)
+        if _norm_kind(attention.bn, f"{where}.bn") != ("frozen_batch" if frozen else "batch",):
+            message = "a norm other than the batch norm (frozen with the network's) timm has"
+            raise NotExpressible(f"{where}.bn", message)
+        self.sk_hidden.append((channels, hidden, where))
+        return first, takes
 
     def pruned(self, stages: list[list[_Block]]) -> bool:
         """Whether the bottlenecks' widths are a pruned network's: they follow no
@@ -702,7 +831,7 @@ def _stages(stages: list[list[_Block]], names: list[str], pruned: bool) -> dict[
         "dilations": _dilations(stages),
         "drop_path": _drop_path(stages, names),
     }
-    bottlenecks = [(b, w) for b, w in _every_block(stages, names) if b.kind != "basic"]
+    bottlenecks = [(b, w) for b, w in _every_block(stages, names) if b.kind not in BASIC_KINDS]
     placements = {b.stride_on for stage in stages for b in stage if b.stride_on}
     if len(placements) > 1:
         raise NotExpressible(
@@ -715,7 +844,7 @@ def _stages(stages: list[list[_Block]], names: list[str], pruned: bool) -> dict[
         data["pruned_widths"] = [[[b.first_width, b.width] for b in stage] for stage in stages]
         data["groups"] = firsts[0].groups
     elif bottlenecks:
-        data.update(_grouping(bottlenecks, "basic" in kinds))
+        data.update(_grouping(bottlenecks, any(kind in BASIC_KINDS for kind in kinds)))
     data["attention"] = _attention(stages, names)
     return data
 
@@ -885,8 +1014,13 @@ def _side(value: Any) -> int | None:
     return values.pop() if len(values) == 1 else None
 
 
-def _norm_kind(module: nn.Module | None, name: str) -> tuple[str, ...]:
-    if type(module) is nn.BatchNorm2d:
+def _norm_kind(module: nn.Module | None, name: str, with_act: bool = False) -> tuple[str, ...]:
+    """The kind of a plain norm, or with `with_act` of timm's norm holding its activation."""
+    kind = class_name(module) if module is not None else ""
+    batch = kind == BATCH_NORM_ACT if with_act else type(module) is nn.BatchNorm2d
+    group = (kind == GROUP_NORM_ACT) == with_act and isinstance(module, nn.GroupNorm)
+    frozen = kind == FROZEN_NORM_ACT if with_act else kind == FROZEN_NORM
+    if batch:
         if (
             module.eps == EPS
             and module.momentum == MOMENTUM
@@ -897,9 +1031,9 @@ def _norm_kind(module: nn.Module | None, name: str) -> tuple[str, ...]:
         raise NotExpressible(
             name, "a batch norm with other eps, momentum or statistics than PyTorch's defaults"
         )
-    if isinstance(module, nn.GroupNorm) and module.eps == EPS and module.affine:
+    if group and module.eps == EPS and module.affine:
         return ("group", module.num_groups)
-    if module is not None and class_name(module) == FROZEN_NORM and module.eps == EPS:
+    if frozen and module.eps == EPS:
         return ("frozen_batch",)
     found = _short(module) if module is not None else "nothing"
     raise NotExpressible(
@@ -991,7 +1125,7 @@ def _layer(module: nn.Module) -> tuple[Any, ...] | None:
         return ("linear", module.in_features, module.out_features, module.bias is not None)
     if (
         isinstance(module, nn.BatchNorm2d | nn.GroupNorm)
-        or class_name(module) == FROZEN_NORM
+        or class_name(module) in (FROZEN_NORM, FROZEN_NORM_ACT)
         or _short(module) == "FrozenBatchNorm2d"
     ):
         kind = (

@@ -24,8 +24,17 @@ from .spec import (
     StemType,
     StrideOn,
 )
+from .spec import SelectiveKernel as SelectiveKernelSettings
 
-EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4, "res2net": 4, "resnest": 4}
+EXPANSION: dict[str, int] = {
+    "basic": 1,
+    "bottleneck": 4,
+    "res2net": 4,
+    "resnest": 4,
+    "sk_basic": 1,
+    "sk_bottleneck": 4,
+}
+BASIC_KINDS = ("basic", "sk_basic")  # blocks of two 3x3 convs: no inner width, one group
 DEFAULT_STEM_CHANNELS: dict[str, tuple[int, ...]] = {
     "classic": (64,),
     "deep": (32, 32, 64),
@@ -155,6 +164,27 @@ class SplitAttention:
 
 
 @dataclass(frozen=True)
+class SelectiveKernel:
+    """SKNet's selective kernel (Li et al. 2019, arXiv:1903.06586), as timm builds it:
+    two paths of a 3x3 conv, a norm and the activation, the second dilated twice as far
+    as the first (a 5x5's view), fed half of the input each (`split_input`) or all of it;
+    their sum, pooled, passes a 1x1 conv to `hidden` (attn.fc_reduce), a batch norm
+    (attn.bn, whatever the network's norm), a ReLU and a 1x1 conv to two weights per
+    channel (attn.fc_select), whose softmax across the paths weighs them into one. The
+    attention's convs have biases where the paths' do."""
+
+    paths: tuple[Conv, Conv]
+    norm: Norm  # of each path
+    hidden: int
+    attention_norm: Norm
+    split_input: bool
+
+    @property
+    def channels(self) -> int:
+        return self.paths[0].out_channels
+
+
+@dataclass(frozen=True)
 class Resize:
     size: tuple[int, int]
     mode: str
@@ -183,6 +213,7 @@ Layer = (
     | MultiScaleConvs
     | AvgPool3x3
     | SplitAttention
+    | SelectiveKernel
     | Resize
     | GlobalAvgPool
     | Linear
@@ -278,6 +309,7 @@ class Plan:
     pruned: bool  # each block has its own widths, each stage its own channels
     radix: int  # of resnest blocks: candidate maps per group
     avd: AvdPlace  # of resnest blocks: where a 3x3 average pool takes the stride
+    selective_kernel: SelectiveKernelSettings  # of sk blocks
     zero_init_residual: bool
     drop_path_rate: float  # of the last block; stochastic depth rises to it from 0
     stem: StemPlan
@@ -352,7 +384,7 @@ def build_plan(spec: Spec) -> Plan:
             out_channels = stages.pruned_channels[index]
         width = (
             base
-            if kind == "basic"
+            if kind in BASIC_KINDS
             else bottleneck_width(base, stages.width_per_group, stages.groups)
         )
         if width < 1:
@@ -360,8 +392,8 @@ def build_plan(spec: Spec) -> Plan:
             problems.append((("stages", "width_per_group"), message))
             continue
         reduced = width // stages.reduce_first
-        grouped = 1 if kind == "basic" else stages.groups
-        if kind in ("basic", "bottleneck") and (reduced < 1 or reduced % grouped):
+        grouped = 1 if kind in BASIC_KINDS else stages.groups
+        if kind not in ("res2net", "resnest") and (reduced < 1 or reduced % grouped):
             message = (
                 f"leaves stage {index + 1} a first conv of {reduced} channels, which "
                 f"{grouped} groups cannot take"
@@ -374,6 +406,17 @@ def build_plan(spec: Spec) -> Plan:
             problem = _split_attention_problem(index, width, stages.groups, stages.radix)
             if problem:
                 problems.append(problem)
+                continue
+        if kind in ("sk_basic", "sk_bottleneck") and stages.selective_kernel.split_input:
+            # A selective kernel's paths take half of its input each.
+            inputs = [in_channels, out_channels] if kind == "sk_basic" else [reduced]
+            odd = [count for count in inputs if count % (2 * grouped)]
+            if odd:
+                message = (
+                    f"gives stage {index + 1} a selective kernel over {odd[0]} channels, "
+                    f"which two paths of {grouped} group(s) cannot split"
+                )
+                problems.append((("stages", "selective_kernel", "split_input"), message))
                 continue
         if stages.shortcut == "zero_pad" and out_channels < in_channels:
             message = (
@@ -479,6 +522,7 @@ def build_plan(spec: Spec) -> Plan:
         pruned=stages.pruned_widths is not None,
         radix=stages.radix,
         avd=stages.avd,
+        selective_kernel=stages.selective_kernel,
         zero_init_residual=spec.init.zero_init_residual,
         drop_path_rate=stages.drop_path,
         stem=stem,
@@ -537,6 +581,8 @@ def _norms(name: str, layer: Layer) -> list[tuple[str, Norm]]:
     if isinstance(layer, SplitAttention):
         hidden = Norm(layer.hidden, layer.norm.trainable)
         return [(f"{name}.bn0", layer.norm), (f"{name}.bn1", hidden)]
+    if isinstance(layer, SelectiveKernel):  # its attention's norm is a batch norm
+        return [(f"{name}.paths.0.bn", layer.norm)]
     return []
 
 
@@ -545,10 +591,24 @@ def bottleneck_width(width: int, width_per_group: int, groups: int) -> int:
     return width * width_per_group // 64 * groups
 
 
+def make_divisible(
+    value: float, divisor: int, minimum: int | None = None, round_limit: float = 0.9
+) -> int:
+    """`value` rounded to a multiple of `divisor`, at least `minimum` (the divisor by
+    default), and up by one divisor where rounding lost more than 1 - round_limit of it:
+    timm's arithmetic for the hidden widths of its attention modules."""
+    rounded = max(minimum or divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < round_limit * value else rounded
+
+
 def se_hidden(channels: int, reduction: int) -> int:
-    """Squeeze-and-excitation's hidden width: timm's make_divisible(channels * rd_ratio, 8,
-    round_limit=0) with rd_ratio = 1 / reduction."""
-    return max(8, int(channels * (1 / reduction) + 4) // 8 * 8)
+    """Squeeze-and-excitation's hidden width, as timm sizes it from rd_ratio = 1 / reduction."""
+    return make_divisible(channels * (1 / reduction), 8, round_limit=0)
+
+
+def sk_hidden(channels: int, settings: SelectiveKernelSettings) -> int:
+    """A selective kernel's attention's hidden width, as timm sizes it."""
+    return make_divisible(channels * (1 / settings.reduction), settings.divisor)
 
 
 def _attention_size(spec: Spec, channels: int) -> int | None:
@@ -645,6 +705,8 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         return _res2net_body(block, spec)
     if block.kind == "resnest":
         return _resnest_body(block, spec)
+    if block.kind in ("sk_basic", "sk_bottleneck"):
+        return _selective_kernel_body(block, spec)
     bias = spec.conv_bias
     width, out = block.width, block.out_channels
     reduced = block.first_width
@@ -724,6 +786,42 @@ def _resnest_body(block: _Block, spec: Spec) -> tuple[Named, ...]:
     )
 
 
+def _selective_kernel_body(block: _Block, spec: Spec) -> tuple[Named, ...]:
+    """timm's SKNet blocks: the selective kernel in place of the (first) 3x3 conv, every
+    other conv with its norm (and activation) under one name, as conv and bn."""
+    bias, settings, out = spec.conv_bias, spec.stages.selective_kernel, block.out_channels
+
+    def selective_kernel(in_channels: int, channels: int, groups: int) -> SelectiveKernel:
+        inputs = in_channels // 2 if settings.split_input else in_channels
+        dilations = (block.first_dilation, 2 * block.first_dilation)
+        stride = block.stride
+        paths = tuple(Conv(inputs, channels, 3, stride, d, groups, bias, d) for d in dilations)
+        hidden = sk_hidden(channels, settings)
+        return SelectiveKernel(
+            (paths[0], paths[1]),
+            _norm(spec, channels),
+            hidden,
+            Norm(hidden, trainable=spec.norm.type != "frozen_batch"),
+            settings.split_input,
+        )
+
+    if block.kind == "sk_basic":
+        dilation = block.dilation
+        return (
+            ("conv1", selective_kernel(block.in_channels, block.first_width, 1)),
+            ("conv2.conv", Conv(block.first_width, out, 3, 1, dilation, 1, bias, dilation)),
+            ("conv2.bn", _norm(spec, out)),
+        )
+    first, width = block.first_width, block.width
+    return (
+        ("conv1.conv", Conv(block.in_channels, first, 1, bias=bias)),
+        ("conv1.bn", _norm(spec, first)),
+        ("conv2", selective_kernel(first, width, spec.stages.groups)),
+        ("conv3.conv", Conv(width, out, 1, bias=bias)),
+        ("conv3.bn", _norm(spec, out)),
+    )
+
+
 def _split_attention_problem(
     index: int, width: int, groups: int, radix: int
 ) -> tuple[FieldPath, str] | None:
@@ -748,9 +846,7 @@ def _split_attention_problem(
 def split_attention_hidden(channels: int, radix: int) -> int:
     """Split attention's hidden width, in timm's arithmetic: make_divisible(channels *
     radix / 4, 8, min_value=32), which rounds up by 8 where rounding lost over a tenth."""
-    quarter = channels * radix * 0.25
-    hidden = max(32, int(quarter + 4) // 8 * 8)
-    return hidden + 8 if hidden < 0.9 * quarter else hidden
+    return make_divisible(channels * radix * 0.25, 8, minimum=32)
 
 
 def _shortcut(kind: str, block: _Block, spec: Spec) -> tuple[Named, ...]:

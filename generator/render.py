@@ -13,7 +13,7 @@ import unicodedata
 import jinja2
 
 from .analysis import Analysis
-from .plan import AntiAlias, AvgPool, Conv, MaxPool, Norm, Plan, StagePlan
+from .plan import BASIC_KINDS, AntiAlias, AvgPool, Conv, MaxPool, Norm, Plan, StagePlan
 from .provenance import Provenance, with_header
 from .report import (
     ACTIVATIONS_NOTE,
@@ -68,7 +68,10 @@ BLOCK_CLASSES = {
     "bottleneck": "Bottleneck",
     "res2net": "Res2NetBottleneck",
     "resnest": "ResNeStBottleneck",
+    "sk_basic": "SelectiveKernelBasicBlock",
+    "sk_bottleneck": "SelectiveKernelBottleneck",
 }
+SELECTIVE_KERNEL_KINDS = ("sk_basic", "sk_bottleneck")
 ATTENTION_PARAMETER = {"se": "se_channels", "eca": "eca_kernel_size"}
 
 
@@ -223,12 +226,14 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     mixed = len(plan.block_kinds) > 1
     prefix = "PreAct" if plan.preactivation else ""
     classes = {kind: f"{prefix}{name}" for kind, name in BLOCK_CLASSES.items()}
-    has_width = mixed or plan.block_kinds != ("basic",)
+    has_width = mixed or plan.block_kinds[0] not in BASIC_KINDS
     attention = ATTENTION_PARAMETER.get(plan.attention)
     # A basic block's two 3x3 convs differ in dilation where a dilated stage starts (the
     # first keeps the previous stage's); a bottleneck's one 3x3 takes its block's first.
     # So does the anti-aliasing pool's condition, where a blur runs at a dilated stage's start.
-    two_dilations = plan.dilated and ("basic" in plan.block_kinds or plan.anti_alias == "blur")
+    two_dilations = plan.dilated and (
+        bool(set(BASIC_KINDS) & set(plan.block_kinds)) or plan.anti_alias == "blur"
+    )
     dilations = ["dilation", "first_dilation"] if two_dilations else ["dilation"]
     optional = [*([attention] if attention else []), *(dilations if plan.dilated else [])]
     # A pruned network's blocks each have their own first and 3x3 widths.
@@ -286,28 +291,9 @@ def _block_interface(plan: Plan) -> dict[str, object]:
     # A bottleneck's (or its kin's) 3x3: its input, and its dilation.
     bottleneck_first = "first_width" if plan.pruned else _reduced(plan, "width")
     conv2_dilation = first_dilation if two_dilations else dilation
-    split_convs = max(1, plan.scale - 1)
     return {
         "mixed": mixed,
-        "conv3x3": {
-            "parameters": [
-                "in_channels: int",
-                "out_channels: int",
-                "stride: int = 1",
-                *(["groups: int = 1"] if groups else []),
-                *(["dilation: int = 1"] if dilation else []),
-            ],
-            "arguments": [
-                "in_channels",
-                "out_channels",
-                3,
-                "stride=stride",
-                "padding=dilation" if dilation else "padding=1",
-                *(["groups=groups"] if groups else []),
-                *dilation,
-                f"bias={plan.conv_bias!r}",
-            ],
-        },
+        "conv3x3": _conv3x3(plan),
         "bottleneck_conv2": [bottleneck_first, "width", *stride, *groups, *conv2_dilation],
         "basic_conv1": [
             *(["stride"] if plan.anti_alias == "none" else []),
@@ -326,26 +312,10 @@ def _block_interface(plan: Plan) -> dict[str, object]:
             "bottleneck": "conv3" if plan.preactivation else "bn3",
             "res2net": "bn3",
             "resnest": "bn3",
+            "sk_basic": "conv2.bn",
+            "sk_bottleneck": "conv3.bn",
         },
-        "resnest": {
-            # ruff's layout of the pool's conditional expression, too long for one line
-            "pool": "(\n"
-            "            nn.AvgPool2d(3, stride, padding=1) if stride > 1 else nn.Identity()\n"
-            "        )",
-            "conv2": [*(["stride"] if plan.avd == "none" else []), *conv2_dilation],
-        },
-        "split_attention": _split_attention(plan),
-        "res2net": {
-            "convs": split_convs,
-            "lists": [
-                _repeated(
-                    "convs",
-                    _call_text("conv3x3", "width", "width", "stride", *groups, *conv2_dilation),
-                    split_convs,
-                ),
-                _repeated("bns", norm_layer(plan, "width"), split_convs),
-            ],
-        },
+        **_family_contexts(plan, groups, first_dilation, dilation, conv2_dilation),
         "block_classes": classes,
         "block_class": "block_class" if mixed else classes[plan.block_kinds[0]],
         "mid_channels": mid_channels,
@@ -362,6 +332,143 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         },
         "stage_args": stage_args,
         "blocks": first_block,
+    }
+
+
+# The block kinds whose 3x3 convs are conv3x3's; the others build their own.
+CONV3X3_KINDS = {"basic": False, "bottleneck": True, "res2net": True}  # kind -> grouped
+
+
+def _conv3x3(plan: Plan) -> dict[str, object]:
+    """conv3x3's parameters and the arguments of its conv: groups and dilation only where
+    a block or shortcut that uses it needs them; whether anything uses it at all."""
+    kinds = [kind for kind in plan.block_kinds if kind in CONV3X3_KINDS]
+    dilated_projection = 3 in _projection_kernels(plan) and plan.dilated
+    groups = plan.groups > 1 and any(CONV3X3_KINDS[kind] for kind in kinds)
+    dilation = plan.dilated and bool(kinds) or dilated_projection
+    return {
+        "used": bool(kinds) or plan.stem.type != "classic" or 3 in _projection_kernels(plan),
+        "parameters": [
+            "in_channels: int",
+            "out_channels: int",
+            "stride: int = 1",
+            *(["groups: int = 1"] if groups else []),
+            *(["dilation: int = 1"] if dilation else []),
+        ],
+        "arguments": [
+            "in_channels",
+            "out_channels",
+            3,
+            "stride=stride",
+            "padding=dilation" if dilation else "padding=1",
+            *(["groups=groups"] if groups else []),
+            *(["dilation=dilation"] if dilation else []),
+            f"bias={plan.conv_bias!r}",
+        ],
+    }
+
+
+def _family_contexts(
+    plan: Plan,
+    groups: list[str],
+    first_dilation: list[str],
+    dilation: list[str],
+    conv2_dilation: list[str],
+) -> dict[str, object]:
+    """What the templates of the block families the network uses need, one key each."""
+    kinds = plan.block_kinds
+    contexts: dict[str, object] = {}
+    if "res2net" in kinds:
+        contexts["res2net"] = _res2net(plan, groups, conv2_dilation)
+    if "resnest" in kinds:
+        contexts["resnest"] = _resnest(plan, conv2_dilation)
+        contexts["split_attention"] = _split_attention(plan)
+    if set(SELECTIVE_KERNEL_KINDS) & set(kinds):
+        contexts["selective_kernel"] = _selective_kernel(
+            plan, first_dilation, dilation, conv2_dilation
+        )
+    return contexts
+
+
+def _res2net(plan: Plan, groups: list[str], conv2_dilation: list[str]) -> dict[str, object]:
+    """The split convs and their norms, as ModuleLists."""
+    convs = max(1, plan.scale - 1)
+    conv = _call_text("conv3x3", "width", "width", "stride", *groups, *conv2_dilation)
+    return {
+        "convs": convs,
+        "lists": [
+            _repeated("convs", conv, f"for _ in range({convs})"),
+            _repeated("bns", norm_layer(plan, "width"), f"for _ in range({convs})"),
+        ],
+    }
+
+
+def _resnest(plan: Plan, conv2_dilation: list[str]) -> dict[str, object]:
+    """The average pool that may take the stride, and the split attention's arguments."""
+    return {
+        # ruff's layout of the pool's conditional expression, too long for one line
+        "pool": "(\n"
+        "            nn.AvgPool2d(3, stride, padding=1) if stride > 1 else nn.Identity()\n"
+        "        )",
+        "conv2": [*(["stride"] if plan.avd == "none" else []), *conv2_dilation],
+    }
+
+
+def _selective_kernel(
+    plan: Plan, first_dilation: list[str], dilation: list[str], conv2_dilation: list[str]
+) -> dict[str, object]:
+    """ConvNormAct's and SelectiveKernel's parameters, their paths, the attention's
+    hidden width, and the arguments each block passes."""
+    settings = plan.selective_kernel
+    grouped = plan.groups > 1 and "sk_bottleneck" in plan.block_kinds
+    groups = ["groups=groups"] if grouped else []
+    path_dilation = "dilation * factor" if plan.dilated else "dilation"
+    loop = "for factor in (1, 2)" if plan.dilated else "for dilation in (1, 2)"
+    inputs = "in_channels // 2" if settings.split_input else "in_channels"
+    path = _call_text("ConvNormAct", inputs, "out_channels", 3, "stride", path_dilation, *groups)
+    divisor, reduction = settings.divisor, settings.reduction
+    rounded = f"int(reduced + {divisor / 2:g}) // {divisor} * {divisor}"
+    return {
+        "conv_parameters": [
+            "in_channels: int",
+            "out_channels: int",
+            "kernel_size: int",
+            "stride: int = 1",
+            "dilation: int = 1",
+            *(["groups: int = 1"] if grouped else []),
+            "act: bool = True",
+        ],
+        "conv_arguments": [
+            "in_channels",
+            "out_channels",
+            "kernel_size",
+            "stride=stride",
+            "padding=dilation * (kernel_size // 2)",
+            "dilation=dilation",
+            *groups,
+            f"bias={plan.conv_bias!r}",
+        ],
+        "parameters": [
+            "in_channels: int",
+            "out_channels: int",
+            "stride: int",
+            *(["dilation: int = 1"] if plan.dilated else []),
+            *(["groups: int = 1"] if grouped else []),
+        ],
+        "paths": _repeated("paths", path, loop),
+        "hidden": [
+            f"        reduced = out_channels * (1 / {reduction})",
+            f"        hidden = max({divisor}, {rounded})",
+            f"        hidden += {divisor} if hidden < 0.9 * reduced else 0",
+        ],
+        "reduction": reduction,
+        "divisor": divisor,
+        "attention_norm": "FrozenBatchNorm2d(hidden)"
+        if plan.norm == "frozen_batch"
+        else "nn.BatchNorm2d(hidden)",
+        "basic_conv1": first_dilation,
+        "basic_conv2": [*dilation, "act=False"],
+        "bottleneck_conv2": [*conv2_dilation, *([f"groups={plan.groups}"] if grouped else [])],
     }
 
 
@@ -403,9 +510,9 @@ def _call_text(head: str, *args: object) -> str:
     return f"{head}({', '.join(map(str, args))})"
 
 
-def _repeated(name: str, item: str, count: int) -> str:
-    """`self.name = nn.ModuleList(item for _ in range(count))` as ruff formats it."""
-    head, loop = f"        self.{name} = nn.ModuleList(", f"for _ in range({count})"
+def _repeated(name: str, item: str, loop: str) -> str:
+    """`self.name = nn.ModuleList(item loop)` as ruff formats it."""
+    head = f"        self.{name} = nn.ModuleList("
     if len(f"{head}{item} {loop})") <= LINE_LENGTH:
         return f"{head}{item} {loop})"
     if len(f"            {item} {loop}") <= LINE_LENGTH:
@@ -465,22 +572,40 @@ def _inference_context(plan: Plan) -> dict[str, object]:
     }
 
 
-BLOCK_NORMS = {"basic": (1, 2), "bottleneck": (1, 2, 3), "res2net": (1, 3), "resnest": (1, 3)}
+BLOCK_NORMS = {
+    "basic": (1, 2),
+    "bottleneck": (1, 2, 3),
+    "res2net": (1, 3),
+    "resnest": (1, 3),
+    "sk_basic": (),
+    "sk_bottleneck": (),
+}
+# A selective-kernel block's ConvNormAct modules, and which holds the selective kernel.
+SELECTIVE_KERNEL_FOLDS = {
+    "sk_basic": (("conv2",), "conv1"),
+    "sk_bottleneck": (("conv1", "conv3"), "conv2"),
+}
 
 
 def _block_folds(plan: Plan) -> dict[str, object]:
     """The convN/bnN pairs every block has, then each kind's own (under an isinstance
-    where kinds mix); the template adds Res2Net's split convs and split attention's conv."""
+    where kinds mix); the template adds Res2Net's split convs, split attention's conv and
+    the selective kernels' parts."""
     kinds = plan.block_kinds
     common = [i for i in BLOCK_NORMS[kinds[0]] if all(i in BLOCK_NORMS[k] for k in kinds)]
     own = [(kind, [i for i in BLOCK_NORMS[kind] if i not in common]) for kind in kinds]
+    selective = {
+        kind: (", ".join([*(f"block.{part}" for part in parts), f"*block.{kernel}.paths"]), kernel)
+        for kind, (parts, kernel) in SELECTIVE_KERNEL_FOLDS.items()
+    }
     return {
         "common_folds": common,
         "own_folds": [
             (BLOCK_CLASSES[kind], folds, kind)
             for kind, folds in own
-            if folds or kind in ("res2net", "resnest")
+            if folds or kind not in ("basic", "bottleneck")
         ],
+        "selective_kernel_folds": selective,
     }
 
 

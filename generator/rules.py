@@ -83,7 +83,8 @@ def _stride_on(spec: Any) -> Iterator[Finding]:
 
 def _bottleneck_only(field: str, default: int) -> Rule:
     def rule(spec: Any) -> Iterator[Finding]:
-        if "basic" in spec.stages.block and getattr(spec.stages, field) != default:
+        basic = {"basic", "sk_basic"} & set(spec.stages.block)
+        if basic and getattr(spec.stages, field) != default:
             message = "applies to bottleneck blocks only, and this network has basic blocks"
             yield ("stages", field), message
 
@@ -203,6 +204,22 @@ def _resnest(spec: Any) -> Iterator[Finding]:
         yield ("anti_alias",), "resnest blocks take no anti-aliasing"
 
 
+def _selective_kernel(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if not {"sk_basic", "sk_bottleneck"} & set(stages.block):
+        for field in sorted(stages.selective_kernel.model_fields_set):
+            message = "applies to sk_basic and sk_bottleneck blocks only, and this network has none"
+            yield ("stages", "selective_kernel", field), message
+        return
+    # timm's selective-kernel blocks stride on their selective kernel, after its norms.
+    if stages.preactivation:
+        yield ("stages", "preactivation"), "sk blocks are post-activation only"
+    if stages.stride_on != "3x3" and {"bottleneck", "sk_bottleneck"} <= set(stages.block):
+        yield ("stages", "stride_on"), "sk bottlenecks stride on their selective kernel only"
+    if spec.anti_alias != "none":
+        yield ("anti_alias",), "sk blocks take no anti-aliasing"
+
+
 def _pruned(spec: Any) -> Iterator[Finding]:
     stages = spec.stages
     channels, widths = stages.pruned_channels, stages.pruned_widths
@@ -249,5 +266,6 @@ RULES: tuple[Rule, ...] = (
     _shortcut_kernel,
     _res2net,
     _resnest,
+    _selective_kernel,
     _pruned,
 )

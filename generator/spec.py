@@ -25,7 +25,7 @@ from pydantic import (
     StrictStr,
 )
 
-BlockKind = Literal["basic", "bottleneck", "res2net", "resnest"]
+BlockKind = Literal["basic", "bottleneck", "res2net", "resnest", "sk_basic", "sk_bottleneck"]
 AvdPlace = Literal["none", "before", "after"]
 StemType = Literal["classic", "deep", "cifar"]
 PoolType = Literal["max", "conv", "none"]
@@ -61,6 +61,11 @@ RESERVED_NAMES = frozenset(
         "Res2NetBottleneck",
         "ResNeStBottleneck",
         "SplitAttention",
+        "ConvNormAct",
+        "SelectiveKernel",
+        "SelectiveKernelAttention",
+        "SelectiveKernelBasicBlock",
+        "SelectiveKernelBottleneck",
     }
 )
 
@@ -172,6 +177,22 @@ class Attention(_Section):
     )
 
 
+class SelectiveKernel(_Section):
+    reduction: Annotated[StrictInt, Field(ge=1, le=256)] = Field(
+        16,
+        description="The attention's hidden width = channels / reduction, rounded to a "
+        "multiple of `divisor` as timm rounds (timm's rd_ratio = 1 / reduction).",
+    )
+    divisor: Annotated[StrictInt, Field(ge=1, le=256)] = Field(
+        8, description="The attention's hidden width is a multiple of this, and at least it."
+    )
+    split_input: StrictBool = Field(
+        True,
+        description="Each path takes half of the input's channels (timm's SKNets but "
+        "skresnext50_32x4d); false: both take all of it, as in the paper.",
+    )
+
+
 class Norm(_Section):
     type: NormType = Field(
         "batch",
@@ -194,7 +215,10 @@ class Stages(_Section):
         "(a bottleneck whose 3x3 runs over `scale` splits of its inner width, each split fed "
         "the previous one's output; Gao et al. 2019, arXiv:1904.01169) or resnest (a "
         "bottleneck whose 3x3 is split attention over `radix` candidate maps; Zhang et al. "
-        "2020, arXiv:2004.08955): one kind for every stage, or a list with a kind per stage.",
+        "2020, arXiv:2004.08955) or sk_basic or sk_bottleneck (a basic block or bottleneck "
+        "whose strided 3x3 is a selective kernel: two 3x3 paths, the second dilated twice "
+        "as far, weighed channel by channel by attention; Li et al. 2019, arXiv:1903.06586): "
+        "one kind for every stage, or a list with a kind per stage.",
     )
     depths: list[Depth] = Field(
         min_length=1, max_length=8, description="Blocks in each stage; one entry per stage."
@@ -288,6 +312,9 @@ class Stages(_Section):
         description="Where a strided resnest block downsamples: none (its 3x3 conv strides), "
         "before or after its 3x3 conv (a 3x3 average pool, padded by 1, takes the stride; "
         "timm's avd_first and avd).",
+    )
+    selective_kernel: SelectiveKernel = Field(
+        SelectiveKernel(), description="The selective kernels of sk_basic and sk_bottleneck blocks."
     )
     groups: Count = Field(1, description="Groups of the bottleneck 3x3 conv (ResNeXt cardinality).")
     width_per_group: Count = Field(

@@ -57,6 +57,18 @@ CHANGES = {
     ),
     "stages.radix": (("stages.block=resnest",), ("stages.radix=4",)),
     "stages.avd": (("stages.block=resnest",), ("stages.avd=after",)),
+    "stages.selective_kernel.reduction": (
+        ("stages.block=sk_bottleneck",),
+        ("stages.selective_kernel.reduction=8",),
+    ),
+    "stages.selective_kernel.divisor": (
+        ("stages.block=sk_bottleneck",),
+        ("stages.selective_kernel.divisor=32",),
+    ),
+    "stages.selective_kernel.split_input": (
+        ("stages.block=sk_bottleneck",),
+        ("stages.selective_kernel.split_input=false",),
+    ),
     "stages.groups": (("stages.width_per_group=4",), ("stages.groups=32",)),
     "stages.width_per_group": ((), ("stages.width_per_group=128",)),
     "stages.attention.type": ((), ("stages.attention.type=eca",)),

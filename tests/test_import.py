@@ -85,7 +85,10 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
             ["timm/resnest14d", "--arg", "block_args={radix: 0}"],
             "layer1.0.conv2: Conv2d where split",
         ),
-        (["timm/skresnet18"], "layer1.0: SelectiveKernelBasic, SKNet's selective-kernel"),
+        (
+            ["timm/skresnet18", "--arg", "block_args={sk_kwargs: {keep_3x3: false}}"],
+            "layer1.0.conv1.paths.1.conv: a 5x5 conv where the language has a 3x3",
+        ),
         (
             ["timm/resnet18", "--arg", "global_pool=max"],
             "global_pool: SelectAdaptivePool2d with pool type 'max'",

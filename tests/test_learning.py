@@ -36,6 +36,10 @@ VARIANTS = {
     ),
     "res2net": ("extends: res2net50d\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [8, 16, 32, 64]"),
     "resnest": ("extends: resnest50d\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [8, 16, 32, 64]"),
+    "selective_kernel": (
+        "extends: skresnext50_32x4d\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [8, 16, 32, 64]\n"
+        "  groups: 4\n  width_per_group: 16"
+    ),
     "senet154_shortcuts": (
         "extends: senet154\nstages:\n  depths: [1, 1, 1, 1]\n  widths: [16, 32, 64, 128]\n"
         "  groups: 2\n  width_per_group: 16"

@@ -35,7 +35,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     preactivation = draw(st.booleans())
     block_kinds = ["basic", "bottleneck"]
     if not preactivation:
-        block_kinds += ["res2net", "resnest"]
+        block_kinds += ["res2net", "resnest", "sk_basic", "sk_bottleneck"]
     if shortcut == "zero_pad":  # channels may only grow, so one kind for every stage
         blocks: str | list[str] = draw(st.sampled_from(block_kinds))
     else:
@@ -45,7 +45,10 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         )
     kinds = set([blocks] if isinstance(blocks, str) else blocks)
     norm = draw(st.sampled_from(["batch", "frozen_batch", "group1", "group2"]))
-    even = 2 if norm == "group2" else 1
+    selective = bool(kinds & {"sk_basic", "sk_bottleneck"})
+    # Selective kernels that split their input in two take even channel counts only.
+    split = selective and draw(st.booleans())
+    even = 2 if norm == "group2" or split else 1
     # Split attention's convs group the inner width by groups x radix: whole widths only.
     radix = draw(st.integers(1, 3)) if "resnest" in kinds else 1
     widths = [even * radix * draw(st.integers(1, 12)) for _ in range(count)]
@@ -71,17 +74,27 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     if shortcut in ("projection", "projection_all"):
         stages["shortcut_kernel"] = draw(st.sampled_from([1, 3]))
     split_attention = "resnest" in kinds  # which takes no attention, aa or reduction
-    if "bottleneck" in kinds and not kinds & {"res2net", "resnest"}:
+    if "bottleneck" in kinds and not kinds & {"res2net", "resnest", "sk_bottleneck"}:
         stages["stride_on"] = draw(st.sampled_from(["1x1", "3x3"]))
     if "res2net" in kinds:
         stages["scale"] = draw(st.integers(1, 4))
     if split_attention:
         stages["radix"] = radix
         stages["avd"] = draw(st.sampled_from(["none", "before", "after"]))
-    if "basic" not in kinds and split_attention:  # and its 1x1s the hidden width, 8k wide
+    if selective:
+        stages["selective_kernel"] = {
+            "reduction": draw(st.integers(1, 16)),
+            "divisor": draw(st.sampled_from([1, 4, 8, 16])),
+            "split_input": split,
+        }
+    basic = bool(kinds & {"basic", "sk_basic"})
+    if not basic and split_attention:  # and its 1x1s the hidden width, 8k wide
         stages["groups"] = 2 if even == 2 else draw(st.sampled_from([1, 2, 4]))
         stages["width_per_group"] = draw(st.sampled_from([64, 128]))
-    elif "basic" not in kinds:
+    elif not basic and split:  # inner widths of an even count per group
+        stages["groups"] = draw(st.integers(1, 3))
+        stages["width_per_group"] = draw(st.sampled_from([64, 128]))
+    elif not basic:
         stages["groups"] = 2 if even == 2 else draw(st.integers(1, 3))
         stages["width_per_group"] = draw(st.integers(64, 128))
     prunable = kinds == {"bottleneck"} and not preactivation and shortcut != "zero_pad"
@@ -97,7 +110,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             for d in stages["depths"]
         ]
     whole = stages.get("groups", 1) == 1 and min(widths) >= 2 and norm != "group2"
-    whole = whole and "pruned_widths" not in stages
+    whole = whole and "pruned_widths" not in stages and not split
     if whole and not split_attention:  # widths stay whole
         stages["reduce_first"] = draw(st.sampled_from([1, 2]))
     attention = "none" if split_attention else draw(st.sampled_from(["none", "se", "eca"]))
@@ -136,7 +149,10 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "conv_bias": draw(st.booleans()),
         "activation": draw(st.sampled_from(["relu", "silu", "gelu", "leaky_relu"])),
         "anti_alias": draw(st.sampled_from(["none", "blur", "avg"]))
-        if not preactivation and stages.get("stride_on", "3x3") == "3x3" and not split_attention
+        if not preactivation
+        and stages.get("stride_on", "3x3") == "3x3"
+        and not split_attention
+        and not selective
         else "none",
         "init": {
             "zero_init_residual": draw(st.booleans()) if preactivation or not frozen else False

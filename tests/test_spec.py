@@ -42,8 +42,8 @@ def test_a_good_spec_loads(write_spec) -> None:
         (GOOD + "color: red\n", "5:1: color: unknown field"),
         (
             GOOD.replace("bottleneck", "bottlenek"),
-            "3:10: stages.block: should be 'basic', 'bottleneck', 'res2net' or 'resnest'; did "
-            "you mean 'bottleneck'? (given 'bottlenek')",
+            "3:10: stages.block: should be 'basic', 'bottleneck', 'res2net', 'resnest', "
+            "'sk_basic' or 'sk_bottleneck'; did you mean 'bottleneck'? (given 'bottlenek')",
         ),
         (
             GOOD.replace("[1, 1]", "[1, 0]"),
@@ -235,6 +235,29 @@ def test_a_good_spec_loads(write_spec) -> None:
         (
             GOOD.replace("bottleneck", "resnest") + "  avd: middle\n",
             "5:8: stages.avd: should be 'none', 'before' or 'after' (given 'middle')",
+        ),
+        (
+            GOOD + "  selective_kernel:\n    divisor: 16\n",
+            "6:14: stages.selective_kernel.divisor: applies to sk_basic and sk_bottleneck "
+            "blocks only, and this network has none (given 16)",
+        ),
+        (
+            GOOD.replace("bottleneck", "sk_bottleneck") + "anti_alias: avg\n",
+            "5:13: anti_alias: sk blocks take no anti-aliasing (given 'avg')",
+        ),
+        (
+            GOOD.replace("bottleneck", "sk_basic") + "  groups: 2\n",
+            "5:11: stages.groups: applies to bottleneck blocks only, and this network has basic "
+            "blocks (given 2)",
+        ),
+        (
+            GOOD.replace("bottleneck", "sk_bottleneck") + "  preactivation: true\n",
+            "5:18: stages.preactivation: sk blocks are post-activation only (given True)",
+        ),
+        (
+            GOOD.replace("bottleneck", "sk_basic") + "stem:\n  channels: [63]\n",
+            "3:3: stages.selective_kernel.split_input: gives stage 1 a selective kernel over 63 "
+            "channels, which two paths of 1 group(s) cannot split",
         ),
         (
             GOOD + "anti_alias: gaussian\n",
