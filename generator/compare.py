@@ -51,6 +51,8 @@ def describe(plan: Plan) -> dict[str, str]:
         "stages.avd": plan.avd if "resnest" in plan.block_kinds else "-",
         **_selective_kernel_facts(plan),
         "stages.attention": plan.attention,
+        "stages.branch_activation": _yes(plan.branch_activation),
+        "layout": plan.layout.name,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),
         "conv_bias": _yes(plan.conv_bias),

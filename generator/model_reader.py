@@ -27,7 +27,8 @@ from .plan import (
 )
 from .spec import SelectiveKernel as SelectiveKernelSettings
 
-NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"}
+LEGACY_SENET = "timm.models.senet.SENet"
+NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet", LEGACY_SENET}
 BLOCKS = {
     "timm.models.resnet.BasicBlock": "basic",
     "timm.models.resnet.Bottleneck": "bottleneck",
@@ -37,7 +38,14 @@ BLOCKS = {
     "timm.models.resnest.ResNestBottleneck": "resnest",
     "timm.models.sknet.SelectiveKernelBasic": "sk_basic",
     "timm.models.sknet.SelectiveKernelBottleneck": "sk_bottleneck",
+    "timm.models.senet.SEResNetBlock": "basic",
+    "timm.models.senet.SEResNetBottleneck": "bottleneck",
+    "timm.models.senet.SEResNeXtBottleneck": "bottleneck",
+    "timm.models.senet.SEBottleneck": "bottleneck",
 }
+# Basic blocks that activate their branch before the attention and the sum
+BRANCH_ACTIVATED = {"timm.models.senet.SEResNetBlock"}
+LEGACY_SE = "timm.models.senet.SEModule"
 BASIC_KINDS = ("basic", "sk_basic")
 SE = "timm.layers.squeeze_excite.SEModule"
 ECA = "timm.layers.eca.EcaModule"
@@ -139,6 +147,7 @@ class _Reader:
         self.radix = _Setting("split-attention radix")
         self.avd = _Setting("place of ResNeSt's downsampling pool")
         self.split_input = _Setting("selective kernels' input split")
+        self.branch_activation = _Setting("activation ending a basic block's branch")
         # Each selective kernel's channels and hidden width, for one rounding to fit all.
         self.sk_hidden: list[tuple[int, int, str]] = []
 
@@ -198,6 +207,9 @@ class _Reader:
 
     def read(self, model: nn.Module) -> dict[str, Any]:
         children = dict(model.named_children())
+        layout = "resnet"
+        if class_name(model) == LEGACY_SENET:
+            children, layout = _legacy_senet_view(children), "legacy_senet"
         stage_names = _check_layout(model, children)
         stem = self.stem(children)
         blocks_in = stem["channels"][-1]
@@ -224,6 +236,8 @@ class _Reader:
         data["activation"] = self.activation.value
         data["anti_alias"] = self.anti_alias.value or "none"
         data["init"] = {"zero_init_residual": _zero_init(stages, norm[0])}
+        data["layout"] = layout
+        data["stages"]["branch_activation"] = bool(self.branch_activation.value)
         return data
 
     def selective_kernel_settings(self) -> dict[str, Any]:
@@ -364,6 +378,10 @@ class _Reader:
             )
             raise NotExpressible(name, reason)
         parts = dict(block.named_children())
+        if "se_module" in parts:  # the legacy SENet's name for it
+            parts["se"] = parts.pop("se_module")
+        if kind == "basic":
+            self.branch_activation.see(class_name(block) in BRANCH_ACTIVATED, name)
         for part, module in parts.items():
             if part not in BLOCK_PARTS:
                 raise NotExpressible(
@@ -717,6 +735,17 @@ class _Reader:
         if module is None or type(module) is nn.Identity:
             return None
         kind = class_name(module)
+        if kind == LEGACY_SE:
+            fc1, fc2 = module.fc1, module.fc2
+            plain = (
+                type(module.relu) is nn.ReLU
+                and type(module.sigmoid) is nn.Sigmoid
+                and fc1.bias is not None
+                and fc2.bias is not None
+            )
+            if not plain:
+                raise NotExpressible(name, "a squeeze-and-excitation other than the paper's")
+            return "se", fc1.out_channels
         if kind == SE:
             fc1, fc2 = module.fc1, module.fc2
             plain = (
@@ -782,6 +811,26 @@ class _Reader:
 def read_model(model: nn.Module) -> dict[str, Any]:
     """Spec data (all but name, description and reference) of a ResNet's module tree."""
     return _Reader().read(model)
+
+
+def _legacy_senet_view(children: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """A legacy SENet's parts under resnet.py's names: its layer0 as conv1 (a deep stem's
+    convs, norms and activations as a Sequential, as timm nests them), bn1 and act1; its
+    pool0 as maxpool, its last_linear as fc."""
+    view = dict(children)
+    stem = view.pop("layer0", None)
+    parts = dict(stem.named_children()) if isinstance(stem, nn.Sequential) else {}
+    count = sum(1 for part in parts if part.startswith("conv"))
+    order = [f"{kind}{index}" for index in range(1, count + 1) for kind in ("conv", "bn", "relu")]
+    if count not in (1, 3) or list(parts) != order:
+        raise NotExpressible("layer0", "a stem other than one 7x7 conv or three 3x3 convs")
+    if count == 1:
+        view.update(conv1=parts["conv1"], bn1=parts["bn1"], act1=parts["relu1"])
+    else:
+        inner = nn.Sequential(*(parts[part] for part in order[:7]))
+        view.update(conv1=inner, bn1=parts["bn3"], act1=parts["relu3"])
+    renames = {"pool0": "maxpool", "last_linear": "fc"}
+    return {renames.get(name, name): module for name, module in view.items()}
 
 
 def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]:
@@ -959,13 +1008,14 @@ def _attention(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
     if kind != "se":
         return {"type": kind}
     pairs = {(block.out_channels, block.attention[1]) for block, _ in every}
-    for reduction in (16, *range(1, 257)):
-        if all(se_hidden(channels, reduction) == hidden for channels, hidden in pairs):
-            return {"type": "se", "reduction": reduction}
+    for divisor in dict.fromkeys([8, 1, *range(2, 257)]):
+        for reduction in dict.fromkeys([16, *range(1, 257)]):
+            if all(se_hidden(c, reduction, divisor) == hidden for c, hidden in pairs):
+                return {"type": "se", "reduction": reduction, "divisor": divisor}
     raise NotExpressible(
         where,
-        "hidden widths that follow no reduction from 1 to 256 (channels / reduction, "
-        "rounded to a multiple of 8)",
+        "hidden widths that follow no reduction and divisor from 1 to 256 (channels / "
+        "reduction, rounded to a multiple of the divisor)",
     )
 
 

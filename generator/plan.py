@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from .layouts import LAYOUTS, Layout
 from .spec import (
     ActivationType,
     AntiAliasType,
@@ -310,6 +311,8 @@ class Plan:
     radix: int  # of resnest blocks: candidate maps per group
     avd: AvdPlace  # of resnest blocks: where a 3x3 average pool takes the stride
     selective_kernel: SelectiveKernelSettings  # of sk blocks
+    layout: Layout  # what the modules are called in the checkpoints
+    branch_activation: bool  # a basic block activates its branch before attention and sum
     zero_init_residual: bool
     drop_path_rate: float  # of the last block; stochastic depth rises to it from 0
     stem: StemPlan
@@ -490,12 +493,14 @@ def build_plan(spec: Spec) -> Plan:
     if stages.preactivation:
         final_norm = (("norm", _norm(spec, in_channels)),)
     num_classes = spec.head.num_classes
-    classifier = (("fc", Linear(in_channels, num_classes)),) if num_classes else ()
+    layout = LAYOUTS[spec.layout]
+    classifier = (layout.classifier, Linear(in_channels, num_classes))
+    classifiers = (classifier,) if num_classes else ()
     head = HeadPlan(
         in_features=in_channels,
         num_classes=num_classes,
         dropout=spec.head.dropout,
-        layers=(*final_norm, ("global_pool", GlobalAvgPool()), *classifier),
+        layers=(*final_norm, ("global_pool", GlobalAvgPool()), *classifiers),
     )
     resize = spec.input.resize
     plan = Plan(
@@ -523,6 +528,8 @@ def build_plan(spec: Spec) -> Plan:
         radix=stages.radix,
         avd=stages.avd,
         selective_kernel=stages.selective_kernel,
+        layout=layout,
+        branch_activation=stages.branch_activation,
         zero_init_residual=spec.init.zero_init_residual,
         drop_path_rate=stages.drop_path,
         stem=stem,
@@ -601,9 +608,10 @@ def make_divisible(
     return rounded + divisor if rounded < round_limit * value else rounded
 
 
-def se_hidden(channels: int, reduction: int) -> int:
-    """Squeeze-and-excitation's hidden width, as timm sizes it from rd_ratio = 1 / reduction."""
-    return make_divisible(channels * (1 / reduction), 8, round_limit=0)
+def se_hidden(channels: int, reduction: int, divisor: int = 8) -> int:
+    """Squeeze-and-excitation's hidden width, as timm sizes it from rd_ratio = 1 / reduction
+    and rd_divisor."""
+    return make_divisible(channels * (1 / reduction), divisor, round_limit=0)
 
 
 def sk_hidden(channels: int, settings: SelectiveKernelSettings) -> int:
@@ -614,7 +622,7 @@ def sk_hidden(channels: int, settings: SelectiveKernelSettings) -> int:
 def _attention_size(spec: Spec, channels: int) -> int | None:
     attention = spec.stages.attention
     if attention.type == "se":
-        return se_hidden(channels, attention.reduction)
+        return se_hidden(channels, attention.reduction, attention.divisor)
     if attention.type == "eca":
         # The ECA paper's adaptive kernel: the odd size nearest (log2(C) + 1) / 2, at least 3.
         size = int(abs(math.log(channels, 2) + 1) / 2)
@@ -625,9 +633,10 @@ def _attention_size(spec: Spec, channels: int) -> int | None:
 def _attention(spec: Spec, channels: int, size: int | None) -> tuple[Named, ...]:
     if size is None:
         return ()
+    name = LAYOUTS[spec.layout].attention
     if spec.stages.attention.type == "se":
-        return (("se", SqueezeExcite(channels, size)),)
-    return (("se", EfficientChannelAttention(channels, size)),)
+        return ((name, SqueezeExcite(channels, size)),)
+    return ((name, EfficientChannelAttention(channels, size)),)
 
 
 def _later_shortcut(kind: ShortcutKind) -> str:
@@ -639,22 +648,26 @@ def _stem(spec: Spec) -> StemPlan:
     bias = spec.conv_bias
     channels = tuple(stem.channels) if stem.channels else DEFAULT_STEM_CHANNELS[stem.type]
     source = spec.input.channels
-    layers: list[Named]
+    convs: list[Conv]
     if stem.type == "deep":
         first, second, third = channels
-        layers = [
-            ("conv1.0", Conv(source, first, 3, stride=2, padding=1, bias=bias)),
-            ("conv1.1", _norm(spec, first)),
-            ("conv1.3", Conv(first, second, 3, padding=1, bias=bias)),
-            ("conv1.4", _norm(spec, second)),
-            ("conv1.6", Conv(second, third, 3, padding=1, bias=bias)),
+        convs = [
+            Conv(source, first, 3, stride=2, padding=1, bias=bias),
+            Conv(first, second, 3, padding=1, bias=bias),
+            Conv(second, third, 3, padding=1, bias=bias),
         ]
     elif stem.type == "classic":
-        layers = [("conv1", Conv(source, channels[0], 7, stride=2, padding=3, bias=bias))]
+        convs = [Conv(source, channels[0], 7, stride=2, padding=3, bias=bias)]
     else:
-        layers = [("conv1", Conv(source, channels[0], 3, padding=1, bias=bias))]
-    if stem.norm:
-        layers.append(("bn1", _norm(spec, channels[-1])))
+        convs = [Conv(source, channels[0], 3, padding=1, bias=bias)]
+    conv_names, norm_names = LAYOUTS[spec.layout].stem_names(len(convs))
+    layers: list[Named] = []
+    for index, (conv, conv_name, norm_name) in enumerate(
+        zip(convs, conv_names, norm_names, strict=True)
+    ):
+        layers.append((conv_name, conv))
+        if stem.norm or index < len(convs) - 1:
+            layers.append((norm_name, _norm(spec, conv.out_channels)))
 
     pool = _stem_pool(spec)
     if pool is not None:
@@ -663,19 +676,19 @@ def _stem(spec: Spec) -> StemPlan:
 
 
 def _stem_pool_layers(spec: Spec, pool: StemPool, channels: int) -> list[Named]:
-    stride, after = pool.stride, []
+    name, stride, after = LAYOUTS[spec.layout].stem_pool, pool.stride, []
     if spec.anti_alias != "none" and pool.stride > 1:
         # Anti-aliasing keeps the pool at stride 1 and hands its stride to a pool after it;
         # timm's average pool stands in for a max pool outright.
         anti_alias = AntiAlias(spec.anti_alias, channels, pool.stride)
         if pool.type == "max" and spec.anti_alias == "avg":
-            return [("maxpool", anti_alias)]
+            return [(name, anti_alias)]
         stride, after = 1, [anti_alias]
     if pool.type == "max":
         max_pool = MaxPool(pool.kernel_size, stride, pool.padding, pool.ceil_mode)
-        return _numbered("maxpool", [max_pool, *after])
+        return _numbered(name, [max_pool, *after])
     conv = Conv(channels, channels, pool.kernel_size, stride, pool.padding, bias=spec.conv_bias)
-    return _numbered("maxpool", [conv, *after, _norm(spec, channels)])
+    return _numbered(name, [conv, *after, _norm(spec, channels)])
 
 
 def _numbered(name: str, layers: list[Layer]) -> list[Named]:

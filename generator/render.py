@@ -7,6 +7,7 @@ they need are made here, so the output is already in `ruff format` style.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 
@@ -99,13 +100,15 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         "act": lambda: ACTIVATIONS[plan.activation],
         "kaiming_gain": KAIMING_GAIN[plan.activation],
         "docstring": docstring_text(_module_docstring(plan, analysis)),
-        "factory_summary": docstring_text(f"Build {plan.name} ({_size_line(analysis)})."),
+        "factory_summary": _factory_summary(plan, analysis),
         "resize_size": repr(plan.resize.size) if plan.resize else None,
         "signature": [
             f"num_classes: int = {plan.head.num_classes}",
             f"in_channels: int = {plan.in_channels}",
         ],
         "stem_pool": _stem_pool(plan),
+        "stem_entries": _stem_entries(plan),
+        "classifier": _classifier(plan),
         "stage_channels": [stage.out_channels for stage in plan.stages],
         "stage_strides": list(plan.stage_strides),
         "shortcut_template": "projection" if plan.shortcut == "projection_all" else plan.shortcut,
@@ -549,14 +552,17 @@ def _inference_context(plan: Plan) -> dict[str, object]:
     """Which conv feeds which batch norm, for `for_inference` to fold them."""
     if plan.norm == "group" or plan.preactivation:
         return {"foldable": False}
-    if plan.stem.type == "deep":
-        stem_folds = [("conv1[0]", "conv1[1]"), ("conv1[3]", "conv1[4]"), ("conv1[6]", "bn1")]
-    else:
-        stem_folds = [("conv1", "bn1")]
+    pool_name = plan.layout.stem_pool
+    convs = [(n, layer) for n, layer in plan.stem.layers if not n.startswith(pool_name)]
+    stem_folds = [
+        (_attribute(name), _attribute(after))
+        for (name, layer), (after, _) in itertools.pairwise(convs)
+        if isinstance(layer, Conv)
+    ]
     if plan.stem.pool is not None and plan.stem.pool.type == "conv":
         # An anti-aliasing pool may stand between them: it is linear, per channel, and
         # keeps a constant, so the norm folds across it.
-        pool = [layer for name, layer in plan.stem.layers if name.startswith("maxpool")]
+        pool = [layer for name, layer in plan.stem.layers if name.startswith(pool_name)]
         norm = next(index for index, layer in enumerate(pool) if isinstance(layer, Norm))
         stem_folds.append(("maxpool[0]", f"maxpool[{norm}]"))
     shortcut_fold = None
@@ -607,6 +613,11 @@ def _block_folds(plan: Plan) -> dict[str, object]:
         ],
         "selective_kernel_folds": selective,
     }
+
+
+def _attribute(name: str) -> str:
+    """A module name as the attribute access that reaches it: conv1.0 is conv1[0]."""
+    return re.sub(r"\.(\d+)", r"[\1]", name)
 
 
 def _loop_over_stages(plan: Plan) -> str:
@@ -678,7 +689,7 @@ def markdown_text(text: str) -> str:
 def _stem_pool(plan: Plan) -> list[str]:
     """`self.maxpool = ...`, with a comment where the pool is not a plain max pool."""
     pool = plan.stem.pool
-    layers = [layer for name, layer in plan.stem.layers if name.startswith("maxpool")]
+    layers = [layer for name, layer in plan.stem.layers if name.startswith(plan.layout.stem_pool)]
     if pool is None or not layers:
         return []
     modules = [_stem_pool_module(plan, layer) for layer in layers]
@@ -698,9 +709,47 @@ def _stem_pool(plan: Plan) -> list[str]:
             else "Anti-aliasing: the pool runs at stride 1 and an average pool takes its stride."
         )
     lines = [f"        # {comment}" for comment in comments]
+    name = plan.layout.stem_pool
     if len(modules) == 1:
-        return [*lines, f"        self.maxpool = {modules[0]}"]
-    return [*lines, call("self.maxpool = nn.Sequential", *modules)]
+        return [*lines, f"        self.{name} = {modules[0]}"]
+    return [*lines, call(f"self.{name} = nn.Sequential", *modules)]
+
+
+def _stem_entries(plan: Plan) -> list[str]:
+    """The stem's modules as keyword arguments of an OrderedDict, in a layout that keeps
+    them in one Sequential: conv1, bn1, act1, conv2, ..."""
+    if plan.layout.stem is None:
+        return []
+    prefix = f"{plan.layout.stem}."
+    entries = []
+    index = 0
+    for name, layer in plan.stem.layers:
+        if not name.startswith(prefix):
+            continue
+        if isinstance(layer, Conv):
+            index += 1
+            if layer.kernel_size == 7:
+                module = _call_text(
+                    "nn.Conv2d",
+                    "in_channels" if index == 1 else layer.in_channels,
+                    layer.out_channels,
+                    7,
+                    "stride=2",
+                    "padding=3",
+                    f"bias={plan.conv_bias!r}",
+                )
+            else:
+                stride = [f"stride={layer.stride}"] if layer.stride > 1 else []
+                source = "in_channels" if index == 1 else layer.in_channels
+                module = _call_text("conv3x3", source, layer.out_channels, *stride)
+            entries.append(f"conv{index}={module}")
+        elif isinstance(layer, Norm):
+            entries += [f"bn{index}={norm_layer(plan, layer.channels)}", f"act{index}={_act(plan)}"]
+    return entries
+
+
+def _act(plan: Plan) -> str:
+    return ACTIVATIONS[plan.activation]
 
 
 def _stem_pool_module(plan: Plan, layer: object) -> str:
@@ -717,6 +766,24 @@ def _stem_pool_module(plan: Plan, layer: object) -> str:
     if isinstance(layer, Norm):
         return norm_layer(plan, layer.channels)
     raise TypeError(f"no stem pool module for {layer!r}")
+
+
+def _classifier(plan: Plan) -> str:
+    """The classifier's line, or as ruff parenthesises it where it does not fit."""
+    head = f"        self.{plan.layout.classifier} = "
+    value = f"nn.Linear({plan.head.in_features}, num_classes) if num_classes else nn.Identity()"
+    if len(head + value) <= LINE_LENGTH:
+        return head + value
+    return f"{head}(\n            {value}\n        )"
+
+
+def _factory_summary(plan: Plan, analysis: Analysis) -> str:
+    """The factory's docstring: one line, or where that is too long, a summary line and
+    the figures below it."""
+    line = f"Build {plan.name} ({_size_line(analysis)})."
+    if len(f'    """{line}"""') <= LINE_LENGTH:
+        return line
+    return f"Build {plan.name}.\n\n    {_size_line(analysis)}.\n    "
 
 
 def _size_line(analysis: Analysis) -> str:

@@ -33,9 +33,10 @@ def format_count(count: int) -> str:
 def describe_network(plan: Plan, analysis: Analysis) -> str:
     blocks = sum(stage.depth for stage in plan.stages)
     kinds = " and ".join(plan.block_kinds)
+    layout = f", in the {plan.layout.name} layout" if plan.layout.name != "resnet" else ""
     return (
         f"{plan.name}: {blocks} {kinds} blocks in {len(plan.stages)} stages, "
-        f"{format_count(analysis.params)} parameters."
+        f"{format_count(analysis.params)} parameters{layout}."
     )
 
 

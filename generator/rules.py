@@ -108,8 +108,9 @@ def _zero_pad_norm(spec: Any) -> Iterator[Finding]:
 
 def _attention_reduction(spec: Any) -> Iterator[Finding]:
     attention = spec.stages.attention
-    if attention.type != "se" and "reduction" in attention.model_fields_set:
-        yield ("stages", "attention", "reduction"), "applies to se attention only"
+    for field in ("reduction", "divisor"):
+        if attention.type != "se" and field in attention.model_fields_set:
+            yield ("stages", "attention", field), "applies to se attention only"
 
 
 def _stem_norm(spec: Any) -> Iterator[Finding]:
@@ -220,6 +221,29 @@ def _selective_kernel(spec: Any) -> Iterator[Finding]:
         yield ("anti_alias",), "sk blocks take no anti-aliasing"
 
 
+def _branch_activation(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if stages.branch_activation and ("basic" not in stages.block or stages.preactivation):
+        message = "applies to post-activation basic blocks only, and this network has none"
+        yield ("stages", "branch_activation"), message
+
+
+def _legacy_senet(spec: Any) -> Iterator[Finding]:
+    """The legacy SENet layout names a stem of convs and norms, a max pool, and blocks of
+    resnet.py's two kinds; it has no names for the rest."""
+    if spec.layout != "legacy_senet":
+        return
+    stages = spec.stages
+    if not set(stages.block) <= {"basic", "bottleneck"}:
+        yield ("stages", "block"), "the legacy_senet layout has basic and bottleneck blocks only"
+    if stages.preactivation:
+        yield ("stages", "preactivation"), "the legacy_senet layout is post-activation only"
+    if spec.stem.pool is not None and spec.stem.pool.type == "conv":
+        yield ("stem", "pool", "type"), "the legacy_senet layout's stem pool is a max pool"
+    if spec.anti_alias != "none":
+        yield ("anti_alias",), "the legacy_senet layout has no anti-aliasing pools"
+
+
 def _pruned(spec: Any) -> Iterator[Finding]:
     stages = spec.stages
     channels, widths = stages.pruned_channels, stages.pruned_widths
@@ -267,5 +291,7 @@ RULES: tuple[Rule, ...] = (
     _res2net,
     _resnest,
     _selective_kernel,
+    _legacy_senet,
+    _branch_activation,
     _pruned,
 )

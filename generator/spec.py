@@ -35,6 +35,7 @@ ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 AntiAliasType = Literal["none", "blur", "avg"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
+LayoutName = Literal["resnet", "legacy_senet"]
 
 # Top-level names a generated file defines besides its factory; a spec name must not shadow them.
 RESERVED_NAMES = frozenset(
@@ -173,7 +174,13 @@ class Attention(_Section):
     reduction: Annotated[StrictInt, Field(ge=1, le=256)] = Field(
         16,
         description="se only: hidden channels = channels / reduction, rounded to a multiple "
-        "of 8 as timm does.",
+        "of `divisor` as timm does.",
+    )
+    divisor: Annotated[StrictInt, Field(ge=1, le=256)] = Field(
+        8,
+        description="se only: the hidden channels are a multiple of this, and at least it "
+        "(timm's rd_divisor); 1 gives channels / reduction itself where it divides, as "
+        "the original SENets have it.",
     )
 
 
@@ -269,6 +276,11 @@ class Stages(_Section):
         "projection_all (a 1x1 conv on every block, option C).",
     )
     shortcut_norm: StrictBool = Field(True, description="A norm after the shortcut's conv.")
+    branch_activation: StrictBool = Field(
+        False,
+        description="Of basic blocks: an activation after the second norm too, before the "
+        "attention and the sum, as the SE-ResNet-18 and -34 of timm's legacy senet.py have.",
+    )
     shortcut_kernel: Literal[1, 3] = Field(
         1,
         description="Kernel of a projection shortcut's conv where its stage strides or "
@@ -395,6 +407,13 @@ class Spec(_Section):
         "the stride on their convs.",
     )
     init: Init = Init()
+    layout: LayoutName = Field(
+        "resnet",
+        description="How the generated modules are named and nested, so that one family's "
+        "checkpoints load: resnet (torchvision's and timm's resnet.py: conv1, bn1, maxpool, "
+        "layer1..., se, fc) or legacy_senet (timm's senet.py: the stem in layer0 as conv1, "
+        "bn1, ..., pool0, se_module, last_linear).",
+    )
 
 
 FieldPath = tuple[str | int, ...]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from .spec import RESERVED_NAMES
 
-ALLOWED_IMPORTS = {("torch", None), ("torch", "nn")}
+ALLOWED_IMPORTS = {("torch", None), ("torch", "nn"), ("collections", "OrderedDict")}
 
 
 class UnsafeOutput(Exception):

@@ -76,6 +76,12 @@ CHANGES = {
         ("stages.attention.type=se",),
         ("stages.attention.reduction=4",),
     ),
+    "stages.attention.divisor": (
+        ("stages.attention.type=se",),
+        ("stages.attention.divisor=32",),
+    ),
+    "stages.branch_activation": (("stages.block=basic",), ("stages.branch_activation=true",)),
+    "layout": ((), ("layout=legacy_senet",)),
     "head.num_classes": ((), ("head.num_classes=10",)),
     "head.dropout": ((), ("head.dropout=0.2",)),
     "conv_bias": ((), ("conv_bias=true",)),
@@ -132,6 +138,7 @@ SHOWN_AS = {
     "stages.width_per_group": LAYERS,
     "stages.attention.type": {"stages.attention", *LAYERS},
     "stages.attention.reduction": LAYERS,
+    "stages.attention.divisor": {"layer1"},
     "norm.type": {"norm"},
     "norm.groups": {"norm"},
 }

@@ -80,7 +80,10 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
             "patch_embed: PatchEmbed is not a part of the ResNet layout",
         ),
         (["timm/resnetv2_50"], "stem: Sequential is not a part of the ResNet layout"),
-        (["timm/legacy_seresnet18"], "layer0: Sequential is not a part of the ResNet layout"),
+        (
+            ["timm/legacy_seresnet18", "--arg", "global_pool=max"],
+            "global_pool: SelectAdaptivePool2d with pool type 'max'",
+        ),
         (
             ["timm/resnest14d", "--arg", "block_args={radix: 0}"],
             "layer1.0.conv2: Conv2d where split",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from resnetgen.load import load
 from resnetgen.plan import (
     AvgPool,
@@ -24,6 +26,26 @@ def test_deep_stem_follows_timm_indices() -> None:
     assert layers["conv1.3"] == Conv(32, 32, 3, padding=1)
     assert layers["conv1.6"] == Conv(32, 64, 3, padding=1)
     assert layers["bn1"] == Norm(64)
+
+
+def test_a_layout_renames_the_same_network() -> None:
+    resnet, legacy = load("senet154").plan, load("senet154", ("layout=legacy_senet",)).plan
+    renames = {
+        "conv1.0": "layer0.conv1",
+        "conv1.1": "layer0.bn1",
+        "conv1.3": "layer0.conv2",
+        "conv1.4": "layer0.bn2",
+        "conv1.6": "layer0.conv3",
+        "bn1": "layer0.bn3",
+        "maxpool": "pool0",
+        "fc": "last_linear",
+    }
+    expected = [
+        (re.sub(r"\.se\b", ".se_module", renames.get(name, name)), layer)
+        for name, layer in resnet.named_layers()
+    ]
+    assert legacy.named_layers() == expected
+    assert load("legacy_seresnet50").plan.stem.layers[-1][0] == "pool0"
 
 
 def test_avg_down_shortcut_keeps_an_empty_pool_slot_at_stride_one() -> None:

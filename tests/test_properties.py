@@ -117,6 +117,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     stages["attention"] = {"type": attention}
     if attention == "se":
         stages["attention"]["reduction"] = draw(st.integers(1, 16))
+        stages["attention"]["divisor"] = draw(st.sampled_from([1, 4, 8]))
+    if "basic" in kinds and not preactivation:
+        stages["branch_activation"] = draw(st.booleans())
     pool_type = draw(st.sampled_from(["max", "conv", "none"]))
     pool: dict[str, Any] = {"type": pool_type}
     if pool_type != "none":
@@ -158,6 +161,9 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             "zero_init_residual": draw(st.booleans()) if preactivation or not frozen else False
         },
     }
+    legacy = kinds <= {"basic", "bottleneck"} and not preactivation and pool_type != "conv"
+    if legacy and spec["anti_alias"] == "none":  # the layouts it may have, named its way
+        spec["layout"] = draw(st.sampled_from(["resnet", "legacy_senet"]))
     if norm.startswith("group"):
         spec["norm"] = {"type": "group", "groups": int(norm[-1])}
     else:

@@ -111,8 +111,8 @@ def test_a_good_spec_loads(write_spec) -> None:
         (GOOD + "  strides: [1, 2, 2]\n", "5:12: stages.strides: has 3 entries but depths has 2"),
         (
             GOOD + "  attention: se\n",
-            "5:14: stages.attention: should be a mapping with the fields type, reduction; "
-            "for its type alone write {type: se} (given 'se')",
+            "5:14: stages.attention: should be a mapping with the fields type, reduction, "
+            "divisor; for its type alone write {type: se} (given 'se')",
         ),
         (
             GOOD.replace("bottleneck", "basic") + "  groups: 32\n",
@@ -258,6 +258,20 @@ def test_a_good_spec_loads(write_spec) -> None:
             GOOD.replace("bottleneck", "sk_basic") + "stem:\n  channels: [63]\n",
             "3:3: stages.selective_kernel.split_input: gives stage 1 a selective kernel over 63 "
             "channels, which two paths of 1 group(s) cannot split",
+        ),
+        (
+            GOOD.replace("bottleneck", "res2net") + "layout: legacy_senet\n",
+            "3:10: stages.block: the legacy_senet layout has basic and bottleneck blocks only "
+            "(given 'res2net')",
+        ),
+        (
+            GOOD + "  branch_activation: true\n",
+            "5:22: stages.branch_activation: applies to post-activation basic blocks only, and "
+            "this network has none (given True)",
+        ),
+        (
+            GOOD + "  attention:\n    divisor: 1\n",
+            "6:14: stages.attention.divisor: applies to se attention only (given 1)",
         ),
         (
             GOOD + "anti_alias: gaussian\n",
