@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .plan import (
+    BASIC_KINDS,
     EXPANSION,
     bottleneck_width,
     drop_path_rates,
@@ -46,7 +47,6 @@ BLOCKS = {
 # Basic blocks that activate their branch before the attention and the sum
 BRANCH_ACTIVATED = {"timm.models.senet.SEResNetBlock"}
 LEGACY_SE = "timm.models.senet.SEModule"
-BASIC_KINDS = ("basic", "sk_basic")
 SE = "timm.layers.squeeze_excite.SEModule"
 ECA = "timm.layers.eca.EcaModule"
 FROZEN_NORM = "torchvision.ops.misc.FrozenBatchNorm2d"

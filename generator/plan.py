@@ -178,7 +178,6 @@ class SelectiveKernel:
     norm: Norm  # of each path
     hidden: int
     attention_norm: Norm
-    split_input: bool
 
     @property
     def channels(self) -> int:
@@ -412,7 +411,8 @@ def build_plan(spec: Spec) -> Plan:
                 continue
         if kind in ("sk_basic", "sk_bottleneck") and stages.selective_kernel.split_input:
             # A selective kernel's paths take half of its input each.
-            inputs = [in_channels, out_channels] if kind == "sk_basic" else [reduced]
+            later = [out_channels] if depth > 1 else []  # what the stage's later blocks take
+            inputs = [in_channels, *later] if kind == "sk_basic" else [reduced]
             odd = [count for count in inputs if count % (2 * grouped)]
             if odd:
                 message = (
@@ -814,8 +814,7 @@ def _selective_kernel_body(block: _Block, spec: Spec) -> tuple[Named, ...]:
             (paths[0], paths[1]),
             _norm(spec, channels),
             hidden,
-            Norm(hidden, trainable=spec.norm.type != "frozen_batch"),
-            settings.split_input,
+            _norm(spec, hidden),
         )
 
     if block.kind == "sk_basic":

@@ -407,7 +407,8 @@ def _res2net(plan: Plan, groups: list[str], conv2_dilation: list[str]) -> dict[s
 
 
 def _resnest(plan: Plan, conv2_dilation: list[str]) -> dict[str, object]:
-    """The average pool that may take the stride, and the split attention's arguments."""
+    """The average pool that may take the stride, and the arguments of the block's split
+    attention."""
     return {
         # ruff's layout of the pool's conditional expression, too long for one line
         "pool": "(\n"
@@ -425,10 +426,11 @@ def _selective_kernel(
     settings = plan.selective_kernel
     grouped = plan.groups > 1 and "sk_bottleneck" in plan.block_kinds
     groups = ["groups=groups"] if grouped else []
+    block_groups = [f"groups={plan.groups}"] if grouped else []
     path_dilation = "dilation * factor" if plan.dilated else "dilation"
     loop = "for factor in (1, 2)" if plan.dilated else "for dilation in (1, 2)"
     inputs = "in_channels // 2" if settings.split_input else "in_channels"
-    path = _call_text("ConvNormAct", inputs, "out_channels", 3, "stride", path_dilation, *groups)
+    path = ("ConvNormAct", [inputs, "out_channels", 3, "stride", path_dilation, *groups])
     divisor, reduction = settings.divisor, settings.reduction
     rounded = f"int(reduced + {divisor / 2:g}) // {divisor} * {divisor}"
     return {
@@ -471,7 +473,7 @@ def _selective_kernel(
         else "nn.BatchNorm2d(hidden)",
         "basic_conv1": first_dilation,
         "basic_conv2": [*dilation, "act=False"],
-        "bottleneck_conv2": [*conv2_dilation, *([f"groups={plan.groups}"] if grouped else [])],
+        "bottleneck_conv2": [*conv2_dilation, *block_groups],
     }
 
 
@@ -513,14 +515,18 @@ def _call_text(head: str, *args: object) -> str:
     return f"{head}({', '.join(map(str, args))})"
 
 
-def _repeated(name: str, item: str, loop: str) -> str:
-    """`self.name = nn.ModuleList(item loop)` as ruff formats it."""
+def _repeated(name: str, item: str | tuple[str, list[object]], loop: str) -> str:
+    """`self.name = nn.ModuleList(item loop)` as ruff formats it; an item given as a call's
+    head and arguments is split as a call where it does not fit on a line."""
+    text = _call_text(item[0], *item[1]) if isinstance(item, tuple) else item
     head = f"        self.{name} = nn.ModuleList("
-    if len(f"{head}{item} {loop})") <= LINE_LENGTH:
-        return f"{head}{item} {loop})"
-    if len(f"            {item} {loop}") <= LINE_LENGTH:
-        return f"{head}\n            {item} {loop}\n        )"
-    return f"{head}\n            {item}\n            {loop}\n        )"
+    if len(f"{head}{text} {loop})") <= LINE_LENGTH:
+        return f"{head}{text} {loop})"
+    if len(f"            {text} {loop}") <= LINE_LENGTH:
+        return f"{head}\n            {text} {loop}\n        )"
+    if isinstance(item, tuple) and len(f"            {text}") > LINE_LENGTH:
+        text = call(item[0], *item[1], indent=12).lstrip()
+    return f"{head}\n            {text}\n            {loop}\n        )"
 
 
 def _reduced(plan: Plan, channels: str) -> str:

@@ -106,7 +106,7 @@ def _zero_pad_norm(spec: Any) -> Iterator[Finding]:
         yield ("stages", "shortcut_norm"), message
 
 
-def _attention_reduction(spec: Any) -> Iterator[Finding]:
+def _se_settings(spec: Any) -> Iterator[Finding]:
     attention = spec.stages.attention
     for field in ("reduction", "divisor"):
         if attention.type != "se" and field in attention.model_fields_set:
@@ -279,7 +279,7 @@ RULES: tuple[Rule, ...] = (
     _bottleneck_only("width_per_group", 64),
     _frozen_zero_init,
     _zero_pad_norm,
-    _attention_reduction,
+    _se_settings,
     _stem_norm,
     _norm_groups,
     _stem_channels,

@@ -129,3 +129,13 @@ def test_resnext_inner_width() -> None:
     layers = _layers("resnext50_32x4d")
     assert layers["layer1.0.conv2"] == Conv(128, 128, 3, padding=1, groups=32)
     assert _layers("wide_resnet50_2")["layer4.0.conv2"] == Conv(1024, 1024, 3, stride=2, padding=1)
+
+
+def test_selective_kernels_split_only_what_they_take() -> None:
+    # The last stage's one block takes 256 channels; nothing takes its odd output.
+    plan = load(
+        "skresnet18", ("stages.widths=[64, 128, 256, 63]", "stages.depths=[2, 2, 2, 1]")
+    ).plan
+    kernel = dict(plan.named_layers())["layer4.0.conv1"]
+    assert [path.in_channels for path in kernel.paths] == [128, 128]
+    assert kernel.channels == 63
