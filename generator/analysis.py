@@ -267,7 +267,7 @@ def _selective_kernel(layer: SelectiveKernel, shape: Shape) -> LayerFigures:
         activations += path.activations + norm.activations
     channels, hidden, bias = layer.channels, layer.hidden, layer.paths[0].bias
     params["attn.fc_reduce"] = channels * hidden + (hidden if bias else 0)
-    if layer.attention_norm.trainable:
+    if layer.norm.trainable:
         params["attn.bn"] = 2 * hidden
     params["attn.fc_select"] = hidden * 2 * channels + (2 * channels if bias else 0)
     macs += 3 * channels * hidden

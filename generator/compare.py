@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .analysis import Analysis
 from .plan import Plan, StagePlan
+from .spec import SELECTIVE_KERNEL_KINDS
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def describe(plan: Plan) -> dict[str, str]:
 
 def _selective_kernel_facts(plan: Plan) -> dict[str, str]:
     settings = plan.selective_kernel
-    used = {"sk_basic", "sk_bottleneck"} & set(plan.block_kinds)
+    used = set(SELECTIVE_KERNEL_KINDS) & set(plan.block_kinds)
     facts = {
         "reduction": str(settings.reduction),
         "divisor": str(settings.divisor),

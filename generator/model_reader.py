@@ -10,7 +10,7 @@ generated model to the reference, module by module.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from .plan import (
-    BASIC_KINDS,
     EXPANSION,
     bottleneck_width,
     drop_path_rates,
@@ -26,7 +25,7 @@ from .plan import (
     sk_hidden,
     split_attention_hidden,
 )
-from .spec import SelectiveKernel as SelectiveKernelSettings
+from .spec import BASIC_KINDS
 
 LEGACY_SENET = "timm.models.senet.SENet"
 NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet", LEGACY_SENET}
@@ -149,7 +148,7 @@ class _Reader:
         self.split_input = _Setting("selective kernels' input split")
         self.branch_activation = _Setting("activation ending a basic block's branch")
         # Each selective kernel's channels and hidden width, for one rounding to fit all.
-        self.sk_hidden: list[tuple[int, int, str]] = []
+        self.sk_widths: list[tuple[int, int, str]] = []
 
     # Leaves -----------------------------------------------------------------------
 
@@ -227,7 +226,7 @@ class _Reader:
         data["stages"]["scale"] = self.scale.value or 4
         data["stages"]["radix"] = self.radix.value or 2
         data["stages"]["avd"] = self.avd.value or "none"
-        if self.sk_hidden:
+        if self.sk_widths:
             data["stages"]["selective_kernel"] = self.selective_kernel_settings()
         data["head"] = head
         data["conv_bias"] = bool(self.bias.value)
@@ -242,14 +241,14 @@ class _Reader:
 
     def selective_kernel_settings(self) -> dict[str, Any]:
         """The reduction and rounding that give every selective kernel its hidden width."""
-        split = bool(self.split_input.value)
-        for divisor in dict.fromkeys([8, 16, 32, *range(1, 257)]):
-            for reduction in dict.fromkeys([16, 8, *range(1, 257)]):
-                settings = SelectiveKernelSettings(reduction=reduction, divisor=divisor)
-                if all(sk_hidden(c, settings) == hidden for c, hidden, _ in self.sk_hidden):
-                    return {"reduction": reduction, "divisor": divisor, "split_input": split}
+        pairs = {(channels, hidden) for channels, hidden, _ in self.sk_widths}
+        fit = _rounding(pairs, sk_hidden, divisors=[8, 16, 32], reductions=[16, 8])
+        if fit:
+            reduction, divisor = fit
+            split = bool(self.split_input.value)
+            return {"reduction": reduction, "divisor": divisor, "split_input": split}
         raise NotExpressible(
-            self.sk_hidden[0][2],
+            self.sk_widths[0][2],
             "hidden widths that follow no reduction and rounding from 1 to 256 (channels / "
             "reduction, rounded to a multiple of the divisor)",
         )
@@ -645,7 +644,7 @@ class _Reader:
         if _norm_kind(attention.bn, f"{where}.bn") != ("frozen_batch" if frozen else "batch",):
             message = "a norm other than the batch norm (frozen with the network's) timm has"
             raise NotExpressible(f"{where}.bn", message)
-        self.sk_hidden.append((channels, hidden, where))
+        self.sk_widths.append((channels, hidden, where))
         return first, takes
 
     def pruned(self, stages: list[list[_Block]]) -> bool:
@@ -1008,15 +1007,30 @@ def _attention(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
     if kind != "se":
         return {"type": kind}
     pairs = {(block.out_channels, block.attention[1]) for block, _ in every}
-    for divisor in dict.fromkeys([8, 1, *range(2, 257)]):
-        for reduction in dict.fromkeys([16, *range(1, 257)]):
-            if all(se_hidden(c, reduction, divisor) == hidden for c, hidden in pairs):
-                return {"type": "se", "reduction": reduction, "divisor": divisor}
+    fit = _rounding(pairs, se_hidden, divisors=[8, 1], reductions=[16])
+    if fit:
+        reduction, divisor = fit
+        return {"type": "se", "reduction": reduction, "divisor": divisor}
     raise NotExpressible(
         where,
         "hidden widths that follow no reduction and divisor from 1 to 256 (channels / "
         "reduction, rounded to a multiple of the divisor)",
     )
+
+
+def _rounding(
+    pairs: set[tuple[int, int]],
+    width: Callable[[int, int, int], int],
+    divisors: list[int],
+    reductions: list[int],
+) -> tuple[int, int] | None:
+    """The reduction and divisor, each from 1 to 256 with the given ones tried first, for
+    which `width(channels, reduction, divisor)` is every (channels, hidden) pair's hidden."""
+    for divisor in dict.fromkeys([*divisors, *range(1, 257)]):
+        for reduction in dict.fromkeys([*reductions, *range(1, 257)]):
+            if all(width(channels, reduction, divisor) == hidden for channels, hidden in pairs):
+                return reduction, divisor
+    return None
 
 
 def _zero_init(stages: list[list[_Block]], norm: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Literal
 
 from .layouts import LAYOUTS, Layout
 from .spec import (
+    BASIC_KINDS,
+    SELECTIVE_KERNEL_KINDS,
     ActivationType,
     AntiAliasType,
     AttentionType,
@@ -35,7 +37,6 @@ EXPANSION: dict[str, int] = {
     "sk_basic": 1,
     "sk_bottleneck": 4,
 }
-BASIC_KINDS = ("basic", "sk_basic")  # blocks of two 3x3 convs: no inner width, one group
 DEFAULT_STEM_CHANNELS: dict[str, tuple[int, ...]] = {
     "classic": (64,),
     "deep": (32, 32, 64),
@@ -175,9 +176,8 @@ class SelectiveKernel:
     attention's convs have biases where the paths' do."""
 
     paths: tuple[Conv, Conv]
-    norm: Norm  # of each path
+    norm: Norm  # of each path; attn.bn is a batch norm, frozen where this one is
     hidden: int
-    attention_norm: Norm
 
     @property
     def channels(self) -> int:
@@ -409,7 +409,7 @@ def build_plan(spec: Spec) -> Plan:
             if problem:
                 problems.append(problem)
                 continue
-        if kind in ("sk_basic", "sk_bottleneck") and stages.selective_kernel.split_input:
+        if kind in SELECTIVE_KERNEL_KINDS and stages.selective_kernel.split_input:
             # A selective kernel's paths take half of its input each.
             later = [out_channels] if depth > 1 else []  # what the stage's later blocks take
             inputs = [in_channels, *later] if kind == "sk_basic" else [reduced]
@@ -614,9 +614,10 @@ def se_hidden(channels: int, reduction: int, divisor: int = 8) -> int:
     return make_divisible(channels * (1 / reduction), divisor, round_limit=0)
 
 
-def sk_hidden(channels: int, settings: SelectiveKernelSettings) -> int:
-    """A selective kernel's attention's hidden width, as timm sizes it."""
-    return make_divisible(channels * (1 / settings.reduction), settings.divisor)
+def sk_hidden(channels: int, reduction: int, divisor: int) -> int:
+    """A selective kernel's attention's hidden width, as timm sizes it from rd_ratio =
+    1 / reduction and rd_divisor."""
+    return make_divisible(channels * (1 / reduction), divisor)
 
 
 def _attention_size(spec: Spec, channels: int) -> int | None:
@@ -718,7 +719,7 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         return _res2net_body(block, spec)
     if block.kind == "resnest":
         return _resnest_body(block, spec)
-    if block.kind in ("sk_basic", "sk_bottleneck"):
+    if block.kind in SELECTIVE_KERNEL_KINDS:
         return _selective_kernel_body(block, spec)
     bias = spec.conv_bias
     width, out = block.width, block.out_channels
@@ -809,13 +810,8 @@ def _selective_kernel_body(block: _Block, spec: Spec) -> tuple[Named, ...]:
         dilations = (block.first_dilation, 2 * block.first_dilation)
         stride = block.stride
         paths = tuple(Conv(inputs, channels, 3, stride, d, groups, bias, d) for d in dilations)
-        hidden = sk_hidden(channels, settings)
-        return SelectiveKernel(
-            (paths[0], paths[1]),
-            _norm(spec, channels),
-            hidden,
-            _norm(spec, hidden),
-        )
+        hidden = sk_hidden(channels, settings.reduction, settings.divisor)
+        return SelectiveKernel((paths[0], paths[1]), _norm(spec, channels), hidden)
 
     if block.kind == "sk_basic":
         dilation = block.dilation

@@ -14,7 +14,7 @@ import unicodedata
 import jinja2
 
 from .analysis import Analysis
-from .plan import BASIC_KINDS, AntiAlias, AvgPool, Conv, MaxPool, Norm, Plan, StagePlan
+from .plan import AntiAlias, AvgPool, Conv, MaxPool, Norm, Plan, StagePlan
 from .provenance import Provenance, with_header
 from .report import (
     ACTIVATIONS_NOTE,
@@ -25,6 +25,7 @@ from .report import (
     format_macs,
 )
 from .resources import templates_dir
+from .spec import BASIC_KINDS, SELECTIVE_KERNEL_KINDS
 
 LINE_LENGTH = 88
 
@@ -72,7 +73,6 @@ BLOCK_CLASSES = {
     "sk_basic": "SelectiveKernelBasicBlock",
     "sk_bottleneck": "SelectiveKernelBottleneck",
 }
-SELECTIVE_KERNEL_KINDS = ("sk_basic", "sk_bottleneck")
 ATTENTION_PARAMETER = {"se": "se_channels", "eca": "eca_kernel_size"}
 
 
@@ -723,39 +723,36 @@ def _stem_pool(plan: Plan) -> list[str]:
 
 def _stem_entries(plan: Plan) -> list[str]:
     """The stem's modules as keyword arguments of an OrderedDict, in a layout that keeps
-    them in one Sequential: conv1, bn1, act1, conv2, ..."""
+    them in one Sequential under the plan's names (conv1, bn1, ...), each norm followed by
+    its activation (act1, ...)."""
     if plan.layout.stem is None:
         return []
     prefix = f"{plan.layout.stem}."
     entries = []
-    index = 0
     for name, layer in plan.stem.layers:
-        if not name.startswith(prefix):
+        key = name.removeprefix(prefix)
+        if key == name:
             continue
         if isinstance(layer, Conv):
-            index += 1
-            if layer.kernel_size == 7:
+            source = "in_channels" if key == "conv1" else layer.in_channels
+            if layer.kernel_size == 3:
+                stride = [f"stride={layer.stride}"] if layer.stride > 1 else []
+                module = _call_text("conv3x3", source, layer.out_channels, *stride)
+            else:
                 module = _call_text(
                     "nn.Conv2d",
-                    "in_channels" if index == 1 else layer.in_channels,
+                    source,
                     layer.out_channels,
-                    7,
-                    "stride=2",
-                    "padding=3",
+                    layer.kernel_size,
+                    f"stride={layer.stride}",
+                    f"padding={layer.padding}",
                     f"bias={plan.conv_bias!r}",
                 )
-            else:
-                stride = [f"stride={layer.stride}"] if layer.stride > 1 else []
-                source = "in_channels" if index == 1 else layer.in_channels
-                module = _call_text("conv3x3", source, layer.out_channels, *stride)
-            entries.append(f"conv{index}={module}")
+            entries.append(f"{key}={module}")
         elif isinstance(layer, Norm):
-            entries += [f"bn{index}={norm_layer(plan, layer.channels)}", f"act{index}={_act(plan)}"]
+            entries.append(f"{key}={norm_layer(plan, layer.channels)}")
+            entries.append(f"{key.replace('bn', 'act', 1)}={ACTIVATIONS[plan.activation]}")
     return entries
-
-
-def _act(plan: Plan) -> str:
-    return ACTIVATIONS[plan.activation]
 
 
 def _stem_pool_module(plan: Plan, layer: object) -> str:

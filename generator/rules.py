@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .spec import FieldPath, Spec
+from .spec import BASIC_KINDS, SELECTIVE_KERNEL_KINDS, FieldPath, Spec
 
 Finding = tuple[FieldPath, str]
 Rule = Callable[[Any], Iterator[Finding]]
@@ -83,7 +83,7 @@ def _stride_on(spec: Any) -> Iterator[Finding]:
 
 def _bottleneck_only(field: str, default: int) -> Rule:
     def rule(spec: Any) -> Iterator[Finding]:
-        basic = {"basic", "sk_basic"} & set(spec.stages.block)
+        basic = set(BASIC_KINDS) & set(spec.stages.block)
         if basic and getattr(spec.stages, field) != default:
             message = "applies to bottleneck blocks only, and this network has basic blocks"
             yield ("stages", field), message
@@ -207,7 +207,7 @@ def _resnest(spec: Any) -> Iterator[Finding]:
 
 def _selective_kernel(spec: Any) -> Iterator[Finding]:
     stages = spec.stages
-    if not {"sk_basic", "sk_bottleneck"} & set(stages.block):
+    if not set(SELECTIVE_KERNEL_KINDS) & set(stages.block):
         for field in sorted(stages.selective_kernel.model_fields_set):
             message = "applies to sk_basic and sk_bottleneck blocks only, and this network has none"
             yield ("stages", "selective_kernel", field), message

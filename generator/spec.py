@@ -26,6 +26,8 @@ from pydantic import (
 )
 
 BlockKind = Literal["basic", "bottleneck", "res2net", "resnest", "sk_basic", "sk_bottleneck"]
+BASIC_KINDS = ("basic", "sk_basic")  # blocks of two 3x3 convs: no inner width, one group
+SELECTIVE_KERNEL_KINDS = ("sk_basic", "sk_bottleneck")
 AvdPlace = Literal["none", "before", "after"]
 StemType = Literal["classic", "deep", "cifar"]
 PoolType = Literal["max", "conv", "none"]
