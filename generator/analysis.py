@@ -110,8 +110,8 @@ def analyse(plan: Plan, size: tuple[int, int] | None = None) -> Analysis:
 
     for stage in plan.stages:
         tally = _Tally()
-        for index, block in enumerate(stage.blocks):
-            shape = _block(block, shape, tally, f"{stage.name}.{index}.")
+        for block in stage.blocks:
+            shape = _block(block, shape, tally, f"{block.name}.")
         parts.append(_part(stage.name, stage.depth, stage.stride, shape, tally))
         layer_params.update(tally.layer_params)
 
@@ -160,9 +160,14 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
         out = (layer.out_channels, out_h, out_w)
         return LayerFigures({"": params}, weights * out_h * out_w, out, math.prod(out))
     if isinstance(layer, Norm):
-        params = {"": 2 * layer.channels} if layer.trainable else {}
+        params = {"": layer.per_channel * layer.channels} if layer.trainable else {}
         return LayerFigures(params, 0, shape, math.prod(shape))
     if isinstance(layer, MaxPool | AvgPool):
+        if isinstance(layer, MaxPool) and layer.zero_padded:  # the padding is the input's
+            pad = 2 * layer.padding
+            window = (layer.kernel_size, layer.stride, 0, layer.ceil_mode)
+            out = (channels, _out(height + pad, *window), _out(width + pad, *window))
+            return LayerFigures({}, 0, out, math.prod(out))
         if isinstance(layer, MaxPool):
             window = (layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
         elif layer.same:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .analysis import Analysis
 from .plan import Plan, StagePlan
-from .spec import SELECTIVE_KERNEL_KINDS
+from .spec import GROUPED_NORMS, SELECTIVE_KERNEL_KINDS
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ def describe(plan: Plan) -> dict[str, str]:
     if stem.pool is not None:
         pool = f"{stem.pool.type} {stem.pool.kernel_size}/{stem.pool.stride}/{stem.pool.padding}"
         pool += " ceil" if stem.pool.ceil_mode else ""
+        pool += " zero-padded" if stem.pool.zero_padded else ""
     resize = f"{'x'.join(map(str, plan.resize.size))} {plan.resize.mode}" if plan.resize else "none"
     facts = {
         "input.channels": str(plan.in_channels),
@@ -53,11 +54,13 @@ def describe(plan: Plan) -> dict[str, str]:
         **_selective_kernel_facts(plan),
         "stages.attention": plan.attention,
         "stages.branch_activation": _yes(plan.branch_activation),
+        "stages.drop_path_float32": _yes(plan.drop_path_float32),
         "layout": plan.layout.name,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),
         "conv_bias": _yes(plan.conv_bias),
-        "norm": plan.norm + (f" ({plan.norm_groups} groups)" if plan.norm == "group" else ""),
+        "weight_standardization.eps": str(ws) if (ws := plan.weight_standardization) else "-",
+        "norm": plan.norm + (f" ({plan.norm_groups} groups)" if plan.norm in GROUPED_NORMS else ""),
         "activation": plan.activation,
         "anti_alias": plan.anti_alias,
         "init.zero_init_residual": _yes(plan.zero_init_residual),

@@ -9,6 +9,7 @@ generated model to the reference, module by module.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from .plan import (
 from .spec import BASIC_KINDS
 
 LEGACY_SENET = "timm.models.senet.SENet"
-NETWORKS = {"timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet", LEGACY_SENET}
+RESNETV2 = "timm.models.resnetv2.ResNetV2"
+NETWORKS = {
+    "timm.models.resnet.ResNet",
+    "torchvision.models.resnet.ResNet",
+    LEGACY_SENET,
+    RESNETV2,
+}
 BLOCKS = {
     "timm.models.resnet.BasicBlock": "basic",
     "timm.models.resnet.Bottleneck": "bottleneck",
@@ -43,6 +50,17 @@ BLOCKS = {
     "timm.models.senet.SEResNeXtBottleneck": "bottleneck",
     "timm.models.senet.SEBottleneck": "bottleneck",
 }
+# resnetv2.py's blocks: their kind, and whether they pre-activate
+RESNETV2_BLOCKS = {
+    "timm.models.resnetv2.PreActBasic": ("basic", True),
+    "timm.models.resnetv2.PreActBottleneck": ("bottleneck", True),
+    "timm.models.resnetv2.Bottleneck": ("bottleneck", False),
+}
+RESNETV2_SHORTCUTS = {
+    "timm.models.resnetv2.DownsampleConv": ("conv", "norm"),
+    "timm.models.resnetv2.DownsampleAvg": ("pool", "conv", "norm"),
+}
+STD_CONV = "timm.layers.std_conv.StdConv2d"
 # Basic blocks that activate their branch before the attention and the sum
 BRANCH_ACTIVATED = {"timm.models.senet.SEResNetBlock"}
 LEGACY_SE = "timm.models.senet.SEModule"
@@ -53,6 +71,11 @@ FROZEN_NORM = "torchvision.ops.misc.FrozenBatchNorm2d"
 BATCH_NORM_ACT = "timm.layers.norm_act.BatchNormAct2d"
 GROUP_NORM_ACT = "timm.layers.norm_act.GroupNormAct"
 FROZEN_NORM_ACT = "timm.layers.norm_act.FrozenBatchNormAct2d"
+NORM_ACTS = {BATCH_NORM_ACT, GROUP_NORM_ACT, FROZEN_NORM_ACT}
+# timm's norms that are their own activation, and that activation's parameter
+EVONORM_S0 = "timm.layers.evo_norm.EvoNorm2dS0"
+FILTER_RESPONSE_NORM = "timm.layers.filter_response_norm.FilterResponseNormTlu2d"
+NORM_ACTIVATIONS = {EVONORM_S0: "v", FILTER_RESPONSE_NORM: "tau"}
 CONV_NORM_ACT = "timm.layers.conv_bn_act.ConvNormAct"
 SELECTIVE_KERNEL = "timm.layers.selective_kernel.SelectiveKernel"
 SELECTIVE_KERNEL_ATTENTION = "timm.layers.selective_kernel.SelectiveKernelAttn"
@@ -60,6 +83,7 @@ SIGMOIDS = {"torch.nn.modules.activation.Sigmoid", "timm.layers.activations.Sigm
 LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
 # Besides the stages; torchvision calls the activation relu and the pool avgpool.
 NETWORK_PARTS = {"conv1", "bn1", "act1", "relu", "maxpool", "global_pool", "avgpool", "fc"}
+NETWORK_PARTS |= {"norm", "act"}  # a pre-activation network's last norm
 CONVS_AND_NORMS = {f"{part}{index}" for part in ("conv", "bn", "act") for index in (1, 2, 3)}
 BLOCK_PARTS = CONVS_AND_NORMS | {"relu", "downsample", "se", "drop_path", "drop_block", "aa"}
 BLOCK_PARTS |= {"convs", "bns", "pool", "avd_first", "avd_last", "act"}  # of other families
@@ -129,7 +153,8 @@ class _Block:
     # dilated stage starts)
     attention: tuple[str, int] | None  # ("se", hidden) or ("eca", kernel size)
     drop_path: float
-    last_norm: nn.Module
+    last_norm: nn.Module  # pre-activated: the last conv, which zero init zeroes instead
+    preact: bool = False
 
 
 class _Reader:
@@ -147,6 +172,8 @@ class _Reader:
         self.avd = _Setting("place of ResNeSt's downsampling pool")
         self.split_input = _Setting("selective kernels' input split")
         self.branch_activation = _Setting("activation ending a basic block's branch")
+        self.standardization = _Setting("conv weight standardisation")
+        self.preactivation = _Setting("pre-activation")
         # Each selective kernel's channels and hidden width, for one rounding to fit all.
         self.sk_widths: list[tuple[int, int, str]] = []
 
@@ -155,9 +182,11 @@ class _Reader:
     def conv(self, module: nn.Module | None, name: str, kernel: int | None = None) -> nn.Conv2d:
         """A square, zero-padded Conv2d of `kernel` (any size if None) that keeps the size
         of its input but for its stride."""
-        if type(module) is not nn.Conv2d:
+        standardised = module is not None and class_name(module) == STD_CONV
+        if type(module) is not nn.Conv2d and not standardised:
             found = _short(module) if module is not None else "nothing"
             raise NotExpressible(name, f"{found} where a Conv2d belongs")
+        self.standardization.see(module.eps if standardised else None, name)
         sides = [module.kernel_size, module.stride, module.padding, module.dilation]
         if any(len(set(side)) != 1 for side in sides) or module.padding_mode != "zeros":
             raise NotExpressible(name, "a conv with unequal sides or other padding than zeros")
@@ -177,6 +206,24 @@ class _Reader:
         size = _norm_channels(module)
         if size != channels:
             raise NotExpressible(name, f"normalises {size} channels where {channels} arrive")
+
+    def norm_and_act(
+        self,
+        norm: nn.Module | None,
+        act: nn.Module | None,
+        names: tuple[str, str],
+        channels: int,
+    ) -> None:
+        """A norm and the activation after it: two modules, or timm's norm holding the
+        activation (a view shows it followed by its own activation)."""
+        if norm is not None and class_name(norm) in NORM_ACTIVATIONS:
+            self.norm_of(norm, names[0], channels, with_act=True)
+            if act is not None and type(act) is not nn.Identity:
+                raise NotExpressible(names[1], "an activation after a norm that activates")
+            return
+        held = norm is not None and class_name(norm) in NORM_ACTS and act is norm.act
+        self.norm_of(norm, names[0], channels, with_act=held)
+        self.act(act, f"{names[0]}.act" if held else names[1])
 
     def conv_norm_act(
         self, module: nn.Module | None, name: str, kernel: int, act: bool
@@ -209,6 +256,8 @@ class _Reader:
         layout = "resnet"
         if class_name(model) == LEGACY_SENET:
             children, layout = _legacy_senet_view(children), "legacy_senet"
+        if class_name(model) == RESNETV2:
+            children, layout = _resnetv2_view(children), "resnetv2"
         stage_names = _check_layout(model, children)
         stem = self.stem(children)
         blocks_in = stem["channels"][-1]
@@ -217,7 +266,16 @@ class _Reader:
             stage = self.stage(children[stage_name], stage_name, blocks_in)
             stages.append(stage)
             blocks_in = stage[0].out_channels
-        head = self.head(model, children, blocks_in)
+        if "norm" in children:  # a pre-activation network's last norm
+            self.norm_and_act(children["norm"], children.get("act"), ("norm", "act"), blocks_in)
+        preactivation = any(block.preact for stage in stages for block in stage)
+        if preactivation != ("norm" in children):
+            raise NotExpressible(
+                "norm",
+                "a last norm without pre-activation blocks, or those without it; the "
+                "language's pre-activation networks have both",
+            )
+        head = self.head(model, children, blocks_in, conv=layout == "resnetv2")
         data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
         pruned = self.pruned(stages)
         data["stages"] = _stages(stages, stage_names, pruned)
@@ -231,12 +289,16 @@ class _Reader:
         data["head"] = head
         data["conv_bias"] = bool(self.bias.value)
         norm = self.norm.value
-        data["norm"] = {"type": norm[0], **({"groups": norm[1]} if norm[0] == "group" else {})}
-        data["activation"] = self.activation.value
+        data["norm"] = {"type": norm[0], **({"groups": norm[1]} if len(norm) > 1 else {})}
+        if self.activation.value is not None:  # none where every norm is its own
+            data["activation"] = self.activation.value
         data["anti_alias"] = self.anti_alias.value or "none"
         data["init"] = {"zero_init_residual": _zero_init(stages, norm[0])}
         data["layout"] = layout
         data["stages"]["branch_activation"] = bool(self.branch_activation.value)
+        data["stages"]["preactivation"] = preactivation
+        eps = self.standardization.value
+        data["weight_standardization"] = {"eps": eps} if eps is not None else None
         return data
 
     def selective_kernel_settings(self) -> dict[str, Any]:
@@ -271,8 +333,9 @@ class _Reader:
                     "conv1", f"deep stem strides {strides}; the language's are 2, 1, 1"
                 )
             for index in (1, 4):
-                self.norm_of(parts[index], f"conv1.{index}", convs[index // 3].out_channels)
-                self.act(parts[index + 1], f"conv1.{index + 1}")
+                names = (f"conv1.{index}", f"conv1.{index + 1}")
+                channels = convs[index // 3].out_channels
+                self.norm_and_act(parts[index], parts[index + 1], names, channels)
             for before, after in zip(convs, convs[1:], strict=False):
                 _chained(before, after, "conv1")
             stem = {"type": "deep", "channels": [conv.out_channels for conv in convs]}
@@ -289,9 +352,10 @@ class _Reader:
                 )
             stem = {"type": types[shape], "channels": [first.out_channels]}
         channels = stem["channels"][-1]
-        self.norm_of(children.get("bn1"), "bn1", channels)
-        act_name = "act1" if "act1" in children else "relu"
-        self.act(children.get(act_name), act_name)
+        stem["norm"] = "bn1" in children  # pre-activation leaves it to the first block
+        if stem["norm"]:
+            act_name = "act1" if "act1" in children else "relu"
+            self.norm_and_act(children["bn1"], children.get(act_name), ("bn1", act_name), channels)
         stem["pool"] = self.stem_pool(children.get("maxpool"), channels)
         stem["in_channels"] = first.in_channels
         return stem
@@ -302,6 +366,25 @@ class _Reader:
         if type(pool) is nn.AvgPool2d:  # timm's anti-aliasing by average, in place of the max pool
             return {"type": "max", "stride": self.anti_aliasing(pool, "maxpool", channels)}
         parts = list(pool) if type(pool) is nn.Sequential else [pool]
+        zero_padded = len(parts) == 2 and _zero_padding(parts[0]) is not None
+        if zero_padded:
+            padding = _zero_padding(parts[0])
+            found = parts[1]
+            if type(found) is not nn.MaxPool2d or _side(found.padding) != 0:
+                raise NotExpressible(
+                    "maxpool", "a zero padding before other than an unpadded max pool"
+                )
+            kernel, own_stride = _side(found.kernel_size), _side(found.stride)
+            if None in (kernel, own_stride) or _side(found.dilation) != 1:
+                raise NotExpressible("maxpool", "a max pool with unequal sides or a dilation")
+            return {
+                "type": "max",
+                "kernel_size": kernel,
+                "stride": own_stride,
+                "padding": padding,
+                "ceil_mode": bool(found.ceil_mode),
+                "zero_padded": True,
+            }
         stride = None
         if len(parts) in (2, 4) and (
             _short(parts[1]) == "BlurPool2d" or type(parts[1]) is nn.AvgPool2d
@@ -368,6 +451,8 @@ class _Reader:
         return blocks
 
     def block(self, block: nn.Module, name: str, in_channels: int) -> _Block:
+        if class_name(block) in RESNETV2_BLOCKS:
+            return self.resnetv2_block(block, name, in_channels)
         kind = BLOCKS.get(class_name(block))
         if kind is None:
             reason = (
@@ -498,6 +583,75 @@ class _Reader:
             last_norm=last_norm,
         )
 
+    def resnetv2_block(self, block: nn.Module, name: str, in_channels: int) -> _Block:
+        """resnetv2.py's blocks: pre-activation ones, each norm (holding its activation)
+        before its conv, or its post-activation bottleneck."""
+        kind, preact = RESNETV2_BLOCKS[class_name(block)]
+        parts = dict(block.named_children())
+        count = 2 if kind == "basic" else 3
+        known = {f"{part}{i}" for part in ("conv", "norm") for i in range(1, count + 1)}
+        known |= {"downsample", "drop_path"} | ({"act3"} if not preact else set())
+        for part, module in parts.items():
+            if part not in known:
+                raise NotExpressible(
+                    f"{name}.{part}", f"{_short(module)} is not a part of a ResNet block"
+                )
+        kernels = (3, 3) if kind == "basic" else (1, 3, 1)
+        convs = [
+            self.conv(parts.get(f"conv{i}"), f"{name}.conv{i}", kernel)
+            for i, kernel in enumerate(kernels, start=1)
+        ]
+        for before, after in itertools.pairwise(convs):
+            _chained(before, after, name)
+        for index, conv in enumerate(convs, start=1):
+            norm, where = parts.get(f"norm{index}"), f"{name}.norm{index}"
+            if preact or index < count:  # a norm holding its activation
+                act = getattr(norm, "act", None)
+                channels = conv.in_channels if preact else conv.out_channels
+                self.norm_and_act(norm, act, (where, f"{where}.act"), channels)
+            else:
+                self.norm_of(norm, where, conv.out_channels)
+                self.act(parts.get("act3"), f"{name}.act3")
+        self.preactivation.see(preact, name)
+        first, middle, last = convs[0], convs[-2], convs[-1]
+        if kind == "bottleneck":
+            self.bottleneck_convs.append((convs[0], convs[1], convs[2], name))
+        if last.stride[0] != 1 or (kind == "bottleneck" and first.stride[0] > 1):
+            raise NotExpressible(name, "a resnetv2 block strides on its first 3x3 only")
+        if kind == "basic":
+            self.reduction(first, last.out_channels, f"{name}.conv1")
+        stride = middle.stride[0] if kind == "bottleneck" else first.stride[0]
+        if first.in_channels != in_channels:
+            message = f"takes {first.in_channels} channels where {in_channels} arrive"
+            raise NotExpressible(f"{name}.conv1", message)
+        shortcut, shortcut_norm, shows_dilation = self.shortcut(
+            _resnetv2_shortcut(parts.get("downsample"), f"{name}.downsample"),
+            f"{name}.downsample",
+            in_channels,
+            last.out_channels,
+            stride,
+        )
+        strided = middle if kind == "bottleneck" else first
+        return _Block(
+            kind=kind,
+            in_channels=in_channels,
+            first_width=first.out_channels,
+            width=middle.out_channels if kind == "bottleneck" else last.out_channels,
+            out_channels=last.out_channels,
+            stride=stride,
+            stride_on="3x3" if stride > 1 and kind == "bottleneck" else None,
+            groups=strided.groups,
+            first_dilation=strided.dilation[0],
+            dilation=last.dilation[0] if kind == "basic" else None,
+            shortcut=shortcut,
+            shortcut_norm=shortcut_norm,
+            dilates=shows_dilation,
+            attention=None,
+            drop_path=_drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
+            last_norm=last if preact else parts[f"norm{count}"],
+            preact=preact,
+        )
+
     def res2net_convs(
         self, block: nn.Module, parts: dict[str, nn.Module], name: str
     ) -> tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d]:
@@ -573,7 +727,18 @@ class _Reader:
             and type(module.act1) is nn.ReLU
             and type(module.drop) is nn.Identity
             and _layer(fc1)
-            == ("conv", width, fc1.out_channels, (1, 1), (1, 1), (0, 0), (1, 1), groups, True)
+            == (
+                "conv",
+                width,
+                fc1.out_channels,
+                (1, 1),
+                (1, 1),
+                (0, 0),
+                (1, 1),
+                groups,
+                True,
+                False,
+            )
             and fc1.out_channels == split_attention_hidden(width, radix)
             and _layer(fc2)
             == (
@@ -586,6 +751,7 @@ class _Reader:
                 (1, 1),
                 groups,
                 True,
+                False,
             )
         )
         if not plain:
@@ -633,9 +799,9 @@ class _Reader:
             and attention.num_paths == 2
             and type(attention.act) is nn.ReLU
             and _layer(attention.fc_reduce)
-            == ("conv", channels, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False)
+            == ("conv", channels, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, False)
             and _layer(attention.fc_select)
-            == ("conv", hidden, 2 * channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, False)
+            == ("conv", hidden, 2 * channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, False)
         )
         if not plain:
             raise NotExpressible(where, "a selective-kernel attention other than SKNet's")
@@ -656,7 +822,7 @@ class _Reader:
                 _expands_by_four(conv3, name)
                 self.reduction(conv1, conv2.out_channels, f"{name}.conv1")
         except NotExpressible:
-            if any(block.kind != "bottleneck" for stage in stages for block in stage):
+            if any(b.kind != "bottleneck" or b.preact for stage in stages for b in stage):
                 raise
             self.reduce_first = _Setting("first-conv reduction")
             return True
@@ -777,8 +943,10 @@ class _Reader:
         )
 
     def head(
-        self, model: nn.Module, children: dict[str, nn.Module], features: int
+        self, model: nn.Module, children: dict[str, nn.Module], features: int, conv: bool
     ) -> dict[str, Any]:
+        """The pool, the dropout and the classifier: a Linear, or with `conv` a 1x1 conv
+        with a bias (BiT's)."""
         pool_name = "global_pool" if "global_pool" in children else "avgpool"
         pool = children.get(pool_name)
         if class_name(pool) == "timm.layers.adaptive_avgmax_pool.SelectAdaptivePool2d":
@@ -792,7 +960,9 @@ class _Reader:
         fc = children.get("fc")
         if type(fc) is nn.Identity:
             num_classes = 0
-        elif _is_linear(fc) and fc.bias is not None and fc.in_features == features:
+        elif conv and _is_classifier_conv(fc, features):
+            num_classes = fc.out_channels
+        elif not conv and _is_linear(fc) and fc.bias is not None and fc.in_features == features:
             num_classes = fc.out_features
             if num_classes == 0:
                 raise NotExpressible(
@@ -801,15 +971,44 @@ class _Reader:
                     "num_classes: 0, as timm does",
                 )
         else:
+            kind = "1x1 conv" if conv else "Linear"
             raise NotExpressible(
-                "fc", f"{_short(fc)} where a Linear classifier on {features} features belongs"
+                "fc", f"{_short(fc)} where a {kind} classifier on {features} features belongs"
             )
         return {"num_classes": num_classes, "dropout": float(getattr(model, "drop_rate", 0.0))}
 
 
 def read_model(model: nn.Module) -> dict[str, Any]:
     """Spec data (all but name, description and reference) of a ResNet's module tree."""
-    return _Reader().read(model)
+    try:
+        return _Reader().read(model)
+    except NotExpressible as error:
+        renames = VIEW_NAMES.get(class_name(model))
+        if renames is None:
+            raise
+        name = error.module
+        for pattern, original in renames:
+            name = re.sub(pattern, original, name)
+        raise NotExpressible(name, error.reason) from None
+
+
+# How a view's names read back in the model's own tree, for the errors of `import`
+VIEW_NAMES = {
+    RESNETV2: [
+        (r"^layer(\d+)\.", lambda m: f"stages.{int(m.group(1)) - 1}.blocks."),
+        (r"^conv1\.[0-6]", "stem"),
+        (r"^conv1$", "stem.conv"),
+        (r"^bn1$", "stem"),
+        (r"^maxpool", "stem.pool"),
+        (r"^(global_pool|fc)", r"head.\1"),
+    ],
+    LEGACY_SENET: [
+        (r"^conv1(\.\d)?$", "layer0"),
+        (r"^bn1$", "layer0"),
+        (r"^maxpool", "pool0"),
+        (r"^fc$", "last_linear"),
+    ],
+}
 
 
 def _legacy_senet_view(children: dict[str, nn.Module]) -> dict[str, nn.Module]:
@@ -830,6 +1029,59 @@ def _legacy_senet_view(children: dict[str, nn.Module]) -> dict[str, nn.Module]:
         view.update(conv1=inner, bn1=parts["bn3"], act1=parts["relu3"])
     renames = {"pool0": "maxpool", "last_linear": "fc"}
     return {renames.get(name, name): module for name, module in view.items()}
+
+
+def _resnetv2_view(children: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """A ResNetV2's parts under resnet.py's names: its stem's convs as conv1 (a deep
+    stem's as a Sequential of conv, norm, activation, ...; each norm holds its
+    activation), a last norm as bn1, its pool (after a zero padding, perhaps) as
+    maxpool; each stage's blocks as layerN, its head's pool and classifier as
+    global_pool and fc."""
+    view = dict(children)
+    stem = view.pop("stem", None)
+    parts = dict(stem.named_children()) if isinstance(stem, nn.Sequential) else {}
+    pool = [parts.pop(name) for name in ("pad", "pool") if name in parts]
+    deep = "conv1" in parts
+    order = ["conv1", "norm1", "conv2", "norm2", "conv3"] if deep else ["conv"]
+    norm = "norm3" if deep else "norm"
+    if list(parts) not in (order, [*order, norm]):
+        raise NotExpressible("stem", "a stem other than one 7x7 conv or three 3x3 convs")
+    if deep:
+        modules = [parts["conv1"], parts["norm1"], getattr(parts["norm1"], "act", None)]
+        modules += [parts["conv2"], parts["norm2"], getattr(parts["norm2"], "act", None)]
+        view["conv1"] = nn.Sequential(
+            *(m if m is not None else nn.Identity() for m in modules), parts["conv3"]
+        )
+    else:
+        view["conv1"] = parts["conv"]
+    if norm in parts:
+        view.update(bn1=parts[norm], act1=getattr(parts[norm], "act", None))
+    view["maxpool"] = nn.Sequential(*pool) if len(pool) > 1 else pool[0] if pool else None
+    stages = view.pop("stages", None)
+    for index, stage in enumerate(stages.children() if stages is not None else ()):
+        view[f"layer{index + 1}"] = getattr(stage, "blocks", stage)
+    if "norm" in view:
+        if type(view["norm"]) is nn.Identity:
+            del view["norm"]
+        else:
+            view["act"] = getattr(view["norm"], "act", None)
+    head = view.pop("head", None)
+    view.update(global_pool=getattr(head, "global_pool", None), fc=getattr(head, "fc", None))
+    return {name: module for name, module in view.items() if module is not None}
+
+
+def _resnetv2_shortcut(module: nn.Module | None, name: str) -> nn.Module | None:
+    """resnetv2.py's shortcut modules as the Sequential of resnet.py: the pool (an
+    empty slot where it does not pool), the conv, the norm where it has one."""
+    if module is None:
+        return None
+    parts = RESNETV2_SHORTCUTS.get(class_name(module))
+    if parts is None:
+        raise NotExpressible(name, f"{_short(module)} as a shortcut")
+    modules = [getattr(module, part) for part in parts]
+    if type(modules[-1]) is nn.Identity:
+        modules.pop()
+    return nn.Sequential(*modules)
 
 
 def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]:
@@ -877,8 +1129,8 @@ def _stages(stages: list[list[_Block]], names: list[str], pruned: bool) -> dict[
         "widths": widths,
         "strides": [block.stride for block in firsts],
         "dilations": _dilations(stages),
-        "drop_path": _drop_path(stages, names),
     }
+    data["drop_path"], data["drop_path_float32"] = _drop_path(stages, names)
     bottlenecks = [(b, w) for b, w in _every_block(stages, names) if b.kind not in BASIC_KINDS]
     placements = {b.stride_on for stage in stages for b in stage if b.stride_on}
     if len(placements) > 1:
@@ -923,6 +1175,14 @@ def _shortcuts(stages: list[list[_Block]], names: list[str]) -> dict[str, Any]:
         if len(kinds) > 1:
             raise NotExpressible(names[0], "stages with different kinds of shortcut")
         kind = kinds.pop() if kinds else "projection"
+        for block, where in every:
+            keeps = block.stride == 1 and block.in_channels == block.out_channels
+            if keeps and block.shortcut != "identity":
+                raise NotExpressible(
+                    f"{where}.downsample",
+                    "a projection on a block that keeps its shape; the language projects "
+                    "where the shape changes, or on every block",
+                )
     norms = {block.shortcut_norm for block, _ in every if block.shortcut_norm is not None}
     if len(norms) > 1:
         raise NotExpressible(names[0], "shortcuts with a norm and shortcuts without one")
@@ -976,8 +1236,10 @@ def _dilations(stages: list[list[_Block]]) -> list[int]:
     return dilations
 
 
-def _drop_path(stages: list[list[_Block]], names: list[str]) -> float:
-    """The rate stochastic depth rises to, as `drop_path_rates` spreads it, exactly."""
+def _drop_path(stages: list[list[_Block]], names: list[str]) -> tuple[float, bool]:
+    """The rate stochastic depth rises to, and whether the rates are spread in float32:
+    as `drop_path_rates` spreads them, exactly, or as timm's resnetv2 does, by a float32
+    torch.linspace."""
     every = _every_block(stages, names)
     rates = [block.drop_path for block, _ in every]
     steps = max(len(rates) - 1, 1)
@@ -985,7 +1247,10 @@ def _drop_path(stages: list[list[_Block]], names: list[str]) -> float:
     candidates = [rates[-1], *(rate * steps / index for index, rate in enumerate(rates) if index)]
     for largest in candidates:
         if drop_path_rates(largest, len(rates)) == rates:
-            return largest
+            return largest, False
+    nominal = float(f"{rates[-1]:.7g}")  # 0.10000000149011612, a float32's 0.1, is 0.1
+    if torch.linspace(0, nominal, len(rates)).tolist() == rates:
+        return nominal, True
     expected = drop_path_rates(rates[-1], len(rates))
     where = next(
         f"{w}.drop_path" for (b, w), e in zip(every, expected, strict=True) if b.drop_path != e
@@ -1050,6 +1315,25 @@ def _expands_by_four(last: nn.Conv2d, block: str) -> None:
         )
 
 
+def _is_classifier_conv(module: nn.Module | None, features: int) -> bool:
+    return (
+        type(module) is nn.Conv2d
+        and module.kernel_size == (1, 1)
+        and module.stride == (1, 1)
+        and module.groups == 1
+        and module.bias is not None
+        and module.in_channels == features
+    )
+
+
+def _zero_padding(module: nn.Module) -> int | None:
+    """The pixels a zero padding adds on every side; None for anything else."""
+    if type(module) not in (nn.ConstantPad2d, nn.ZeroPad2d) or module.value != 0:
+        return None
+    sides = set(module.padding)
+    return sides.pop() if len(sides) == 1 else None
+
+
 def _is_linear(module: nn.Module) -> bool:
     """nn.Linear, or timm's subclass of it (same computation; pruned networks' heads)."""
     return type(module) is nn.Linear or class_name(module) == "timm.layers.linear.Linear"
@@ -1079,8 +1363,11 @@ def _side(value: Any) -> int | None:
 
 
 def _norm_kind(module: nn.Module | None, name: str, with_act: bool = False) -> tuple[str, ...]:
-    """The kind of a plain norm, or with `with_act` of timm's norm holding its activation."""
+    """The kind of a plain norm, or with `with_act` of timm's norm holding its activation.
+    timm's norm with no activation (and no drop) is a plain norm."""
     kind = class_name(module) if module is not None else ""
+    if not with_act and kind in NORM_ACTS:
+        with_act = type(module.act) is nn.Identity and type(module.drop) is nn.Identity
     batch = kind == BATCH_NORM_ACT if with_act else type(module) is nn.BatchNorm2d
     group = (kind == GROUP_NORM_ACT) == with_act and isinstance(module, nn.GroupNorm)
     frozen = kind == FROZEN_NORM_ACT if with_act else kind == FROZEN_NORM
@@ -1097,13 +1384,26 @@ def _norm_kind(module: nn.Module | None, name: str, with_act: bool = False) -> t
         )
     if group and module.eps == EPS and module.affine:
         return ("group", module.num_groups)
+    if not with_act and kind in NORM_ACTIVATIONS:
+        raise NotExpressible(
+            name,
+            f"{_short(module)} where a norm without an activation belongs; the language's "
+            "EvoNorm-S0 and FRN go where every norm activates (pre-activation blocks)",
+        )
+    if with_act and kind in NORM_ACTIVATIONS:
+        if getattr(module, NORM_ACTIVATIONS[kind]) is None:
+            raise NotExpressible(name, f"{_short(module)} without its activation")
+        if kind == EVONORM_S0 and module.eps == EPS:
+            return ("evonorm_s0", module.groups)
+        if kind == FILTER_RESPONSE_NORM and module.eps == EPS and module.rms:
+            return ("filter_response",)
     if frozen and module.eps == EPS:
         return ("frozen_batch",)
     found = _short(module) if module is not None else "nothing"
     raise NotExpressible(
         name,
-        f"{found} where a norm belongs; the language has BatchNorm2d, GroupNorm and "
-        "a frozen batch norm, with eps 1e-5",
+        f"{found} where a norm belongs; the language has BatchNorm2d, GroupNorm, a "
+        "frozen batch norm, EvoNorm-S0 and FRN with TLU, with eps 1e-5",
     )
 
 
@@ -1184,6 +1484,7 @@ def _layer(module: nn.Module) -> tuple[Any, ...] | None:
             module.dilation,
             module.groups,
             module.bias is not None,
+            _short(module) == "StdConv2d",  # timm's, and the generated file's
         )
     if isinstance(module, nn.Linear):
         return ("linear", module.in_features, module.out_features, module.bias is not None)
@@ -1201,6 +1502,12 @@ def _layer(module: nn.Module) -> tuple[Any, ...] | None:
         )
         groups = module.num_groups if isinstance(module, nn.GroupNorm) else None
         return ("norm", kind, _norm_channels(module), module.eps, groups)
+    if _short(module) in ("EvoNorm2dS0", "EvoNormS0"):  # timm's, and the generated file's
+        return ("norm", "evonorm_s0", _norm_channels(module), module.eps, module.groups)
+    if _short(module) in ("FilterResponseNormTlu2d", "FilterResponseNorm"):
+        return ("norm", "filter_response", _norm_channels(module), module.eps, None)
+    if type(module) in (nn.ConstantPad2d, nn.ZeroPad2d) and module.value == 0:
+        return ("zero padding", module.padding)
     if type(module) is nn.MaxPool2d:
         return (
             "max pool",

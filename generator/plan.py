@@ -13,7 +13,9 @@ from typing import Literal
 
 from .layouts import LAYOUTS, Layout
 from .spec import (
+    ACTIVATING_NORMS,
     BASIC_KINDS,
+    GROUPED_NORMS,
     SELECTIVE_KERNEL_KINDS,
     ActivationType,
     AntiAliasType,
@@ -60,6 +62,7 @@ class Conv:
 class Norm:
     channels: int
     trainable: bool = True  # a frozen batch norm holds buffers, not parameters
+    per_channel: int = 2  # parameters: a scale and a shift, and an activating norm's own
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class MaxPool:
     stride: int
     padding: int
     ceil_mode: bool
+    zero_padded: bool = False  # the input padded with zeros, the pool itself unpadded
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ Named = tuple[str, Layer]
 
 @dataclass(frozen=True)
 class BlockPlan:
+    name: str  # its module's: layer1.0, or stages.0.blocks.0
     in_channels: int
     width: int
     out_channels: int
@@ -256,6 +261,7 @@ class StemPool:
     stride: int
     padding: int
     ceil_mode: bool
+    zero_padded: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,6 +299,7 @@ class Plan:
     input_size: tuple[int, int]
     resize: Resize | None
     conv_bias: bool
+    weight_standardization: float | None  # its eps; None: plain convs
     norm: NormType
     norm_groups: int
     activation: ActivationType
@@ -314,6 +321,7 @@ class Plan:
     branch_activation: bool  # a basic block activates its branch before attention and sum
     zero_init_residual: bool
     drop_path_rate: float  # of the last block; stochastic depth rises to it from 0
+    drop_path_float32: bool  # the rates spread by a float32 torch.linspace
     stem: StemPlan
     stages: tuple[StagePlan, ...]
     head: HeadPlan
@@ -333,6 +341,19 @@ class Plan:
         return any(stage.dilation > 1 or stage.first_dilation > 1 for stage in self.stages)
 
     @property
+    def separate_activation(self) -> bool:
+        """Whether an activation module follows each norm; an activating norm is its own."""
+        return self.norm not in ACTIVATING_NORMS
+
+    @property
+    def foldable(self) -> bool:
+        """Whether every norm is a batch norm right after a plain conv, which it can fold
+        into for inference."""
+        return self.norm in ("batch", "frozen_batch") and not (
+            self.preactivation or self.weight_standardization is not None
+        )
+
+    @property
     def drop_path(self) -> bool:
         return self.drop_path_rate > 0
 
@@ -348,8 +369,8 @@ class Plan:
             layers.append(("", self.resize))
         layers.extend(self.stem.layers)
         for stage in self.stages:
-            for index, block in enumerate(stage.blocks):
-                prefix = f"{stage.name}.{index}."
+            for block in stage.blocks:
+                prefix = f"{block.name}."
                 layers.extend((prefix + name, layer) for name, layer in block.body + block.shortcut)
         layers.extend(self.head.layers)
         return layers
@@ -370,6 +391,7 @@ def build_plan(spec: Spec) -> Plan:
     dilations = stages.dilations or [1] * count
     rates = drop_path_rates(stages.drop_path, sum(stages.depths))
 
+    layout = LAYOUTS[spec.layout]
     stem = _stem(spec)
     problems: list[tuple[FieldPath, str]] = []
     stage_plans: list[StagePlan] = []
@@ -437,6 +459,7 @@ def build_plan(spec: Spec) -> Plan:
             )
             problems.append((("stages", "pruned_widths", index), message))
             continue
+        stage_name = layout.stage_name(index)
         reshapes = stride != 1 or in_channels != out_channels
         first = stages.shortcut if reshapes or stages.shortcut == "projection_all" else "identity"
         blocks = []
@@ -457,6 +480,7 @@ def build_plan(spec: Spec) -> Plan:
             )
             blocks.append(
                 BlockPlan(
+                    name=layout.block_name(stage_name, position),
                     in_channels=block.in_channels,
                     width=block_width,
                     out_channels=out_channels,
@@ -468,7 +492,7 @@ def build_plan(spec: Spec) -> Plan:
         stage_rates = rates[sum(stages.depths[:index]) :][:depth]
         stage_plans.append(
             StagePlan(
-                name=f"layer{index + 1}",
+                name=stage_name,
                 block=kind,
                 depth=depth,
                 in_channels=in_channels,
@@ -493,8 +517,10 @@ def build_plan(spec: Spec) -> Plan:
     if stages.preactivation:
         final_norm = (("norm", _norm(spec, in_channels)),)
     num_classes = spec.head.num_classes
-    layout = LAYOUTS[spec.layout]
-    classifier = (layout.classifier, Linear(in_channels, num_classes))
+    fc: Layer = Linear(in_channels, num_classes)
+    if layout.conv_classifier:
+        fc = Conv(in_channels, num_classes, 1, bias=True)
+    classifier = (layout.classifier, fc)
     classifiers = (classifier,) if num_classes else ()
     head = HeadPlan(
         in_features=in_channels,
@@ -511,6 +537,7 @@ def build_plan(spec: Spec) -> Plan:
         input_size=(spec.input.size[0], spec.input.size[1]),
         resize=Resize((resize[0], resize[1]), spec.input.resize_mode) if resize else None,
         conv_bias=spec.conv_bias,
+        weight_standardization=ws.eps if (ws := spec.weight_standardization) else None,
         norm=spec.norm.type,
         norm_groups=spec.norm.groups,
         activation=spec.activation,
@@ -532,12 +559,15 @@ def build_plan(spec: Spec) -> Plan:
         branch_activation=stages.branch_activation,
         zero_init_residual=spec.init.zero_init_residual,
         drop_path_rate=stages.drop_path,
+        drop_path_float32=stages.drop_path_float32,
         stem=stem,
         stages=tuple(stage_plans),
         head=head,
     )
-    if plan.norm == "group":
+    if plan.norm in GROUPED_NORMS:
         _check_group_norm(plan)
+    if plan.weight_standardization is not None:
+        _check_standardisable(plan)
     return plan
 
 
@@ -565,7 +595,8 @@ def drop_path_rates(largest: float, blocks: int) -> list[float]:
 
 
 def _norm(spec: Spec, channels: int) -> Norm:
-    return Norm(channels, trainable=spec.norm.type != "frozen_batch")
+    per_channel = 3 if spec.norm.type in ACTIVATING_NORMS else 2  # EvoNorm's v, FRN's tau
+    return Norm(channels, trainable=spec.norm.type != "frozen_batch", per_channel=per_channel)
 
 
 def _check_group_norm(plan: Plan) -> None:
@@ -577,6 +608,20 @@ def _check_group_norm(plan: Plan) -> None:
                     f"of {norm_name}"
                 )
                 raise PlanError([(("norm", "groups"), message)])
+
+
+def _check_standardisable(plan: Plan) -> None:
+    """Each standardised filter needs two weights at least, to have a variance."""
+    classifier = plan.layout.classifier
+    for name, layer in plan.named_layers():
+        weights = (
+            layer.in_channels // layer.groups * layer.kernel_size**2
+            if isinstance(layer, Conv)
+            else 2
+        )
+        if weights < 2 and name != classifier:
+            message = f"cannot standardise {name}, whose filters hold one weight each"
+            raise PlanError([(("weight_standardization",), message)])
 
 
 def _norms(name: str, layer: Layer) -> list[tuple[str, Norm]]:
@@ -686,7 +731,7 @@ def _stem_pool_layers(spec: Spec, pool: StemPool, channels: int) -> list[Named]:
             return [(name, anti_alias)]
         stride, after = 1, [anti_alias]
     if pool.type == "max":
-        max_pool = MaxPool(pool.kernel_size, stride, pool.padding, pool.ceil_mode)
+        max_pool = MaxPool(pool.kernel_size, stride, pool.padding, pool.ceil_mode, pool.zero_padded)
         return _numbered(name, [max_pool, *after])
     conv = Conv(channels, channels, pool.kernel_size, stride, pool.padding, bias=spec.conv_bias)
     return _numbered(name, [conv, *after, _norm(spec, channels)])
@@ -705,7 +750,9 @@ def _stem_pool(spec: Spec) -> StemPool | None:
         return None if spec.stem.type == "cifar" else StemPool("max", 3, 2, 1, False)
     if pool.type == "none":
         return None
-    return StemPool(pool.type, pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode)
+    return StemPool(
+        pool.type, pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode, pool.zero_padded
+    )
 
 
 def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
@@ -743,10 +790,11 @@ def _body(block: _Block, spec: Spec) -> tuple[Named, ...]:
             Conv(reduced, width, 3, stride_3x3, first, groups, bias, first),
             Conv(width, out, 1, bias=bias),
         ]
-    preact = spec.stages.preactivation
+    preact, norm_name = spec.stages.preactivation, LAYOUTS[spec.layout].norm
     layers: list[Named] = []
     for index, conv in enumerate(convs, start=1):
-        norm = (f"bn{index}", _norm(spec, conv.in_channels if preact else conv.out_channels))
+        channels = conv.in_channels if preact else conv.out_channels
+        norm = (f"{norm_name}{index}", _norm(spec, channels))
         layers.extend([norm, (f"conv{index}", conv)] if preact else [(f"conv{index}", conv), norm])
         # An average pool at stride 1 is the identity: only the blur runs there.
         if index == strided and aliased and (block.stride > 1 or spec.anti_alias == "blur"):
@@ -865,19 +913,24 @@ def _shortcut(kind: str, block: _Block, spec: Spec) -> tuple[Named, ...]:
         return (("downsample", PadChannels(stride, out_channels - in_channels)),)
     bias = spec.conv_bias
     # An avg-pool shortcut always has a pool slot, empty at stride 1 in an undilated stage,
-    # so that its conv and norm stay at .1 and .2.
-    layers: list[Layer | None] = []
+    # so that, numbered, its conv and norm stay at .1 and .2.
+    parts: list[tuple[str, Layer | None]] = []
     if kind == "avg_down":
         pool = (
             AvgPool(stride) if stride > 1 else AvgPool(1, same=True) if block.dilation > 1 else None
         )
-        layers += [pool, Conv(in_channels, out_channels, 1, bias=bias)]
+        parts += [("pool", pool), ("conv", Conv(in_channels, out_channels, 1, bias=bias))]
     elif (stride > 1 or block.dilation > 1) and spec.stages.shortcut_kernel == 3:
         # SENet-154's 3x3 shortcut conv, dilated as its block's first conv is.
         first = block.first_dilation
-        layers.append(Conv(in_channels, out_channels, 3, stride, first, 1, bias, first))
+        parts.append(("conv", Conv(in_channels, out_channels, 3, stride, first, 1, bias, first)))
     else:
-        layers.append(Conv(in_channels, out_channels, 1, stride=stride, bias=bias))
+        parts.append(("conv", Conv(in_channels, out_channels, 1, stride=stride, bias=bias)))
     if spec.stages.shortcut_norm:
-        layers.append(_norm(spec, out_channels))
-    return tuple((f"downsample.{i}", layer) for i, layer in enumerate(layers) if layer is not None)
+        parts.append(("norm", _norm(spec, out_channels)))
+    layout = LAYOUTS[spec.layout]
+    return tuple(
+        (layout.shortcut_name(part, position), layer)
+        for position, (part, layer) in enumerate(parts)
+        if layer is not None
+    )

@@ -52,6 +52,7 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     environment.globals["call"] = call
+    environment.filters["attribute"] = _attribute
     return environment
 
 
@@ -61,6 +62,10 @@ def norm_layer(plan: Plan, channels: object) -> str:
         return f"nn.GroupNorm({plan.norm_groups}, {channels})"
     if plan.norm == "frozen_batch":
         return f"FrozenBatchNorm2d({channels})"
+    if plan.norm == "evonorm_s0":
+        return f"EvoNormS0({plan.norm_groups}, {channels})"
+    if plan.norm == "filter_response":
+        return f"FilterResponseNorm({channels})"
     return f"nn.BatchNorm2d({channels})"
 
 
@@ -96,7 +101,10 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
     return {
         "plan": plan,
         "bias": repr(plan.conv_bias),
+        "conv_class": _conv_class(plan),
         "norm": lambda channels: norm_layer(plan, channels),
+        "norm_name": plan.layout.norm,
+        "shortcut_return": lambda parts: _shortcut_return(plan, parts),
         "act": lambda: ACTIVATIONS[plan.activation],
         "kaiming_gain": KAIMING_GAIN[plan.activation],
         "docstring": docstring_text(_module_docstring(plan, analysis)),
@@ -108,6 +116,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         ],
         "stem_pool": _stem_pool(plan),
         "stem_entries": _stem_entries(plan),
+        "zero_padded_comment": ZERO_PADDED_COMMENT,
         "classifier": _classifier(plan),
         "stage_channels": [stage.out_channels for stage in plan.stages],
         "stage_strides": list(plan.stage_strides),
@@ -123,6 +132,23 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         },
         **_avg_down_pool(plan),
     }
+
+
+def _shortcut_return(plan: Plan, parts: list[tuple[str, str]]) -> str:
+    """downsample()'s return: its parts in a Sequential, by position or, where the layout
+    names them, by name; on one line, else one part a line."""
+    if not plan.layout.named_shortcut:
+        items = [module for _, module in parts]
+        one_line = f"    return nn.Sequential({', '.join(items)})"
+        if len(one_line) <= LINE_LENGTH:
+            return one_line
+        return "    return nn.Sequential(\n" + "".join(f"        {i},\n" for i in items) + "    )"
+    items = [f"{name}={module}" for name, module in parts]
+    one_line = f"    return nn.Sequential(OrderedDict({', '.join(items)}))"
+    if len(one_line) <= LINE_LENGTH:
+        return one_line
+    inner = "".join(f"            {item},\n" for item in items)
+    return f"    return nn.Sequential(\n        OrderedDict(\n{inner}        )\n    )"
 
 
 # The pool slot of a ResNet-D shortcut, by the kind of stage it opens: a comment and the module.
@@ -158,6 +184,8 @@ def _avg_down_pool(plan: Plan) -> dict[str, object]:
     lines = []
     for index, kind in enumerate(kinds):
         comment, module = AVG_DOWN_POOLS[kind]
+        if kind == "empty" and plan.layout.named_shortcut:
+            comment = ("An empty pool where nothing strides, as in timm.",)
         indent = " " * (4 if len(kinds) == 1 else 8)
         if len(kinds) > 1:
             last = index == len(kinds) - 1
@@ -311,8 +339,8 @@ def _block_interface(plan: Plan) -> dict[str, object]:
         else None,
         "downsample_type": downsample_type,
         "zero_init": {
-            "basic": "conv2" if plan.preactivation else "bn2",
-            "bottleneck": "conv3" if plan.preactivation else "bn3",
+            "basic": "conv2" if plan.preactivation else f"{plan.layout.norm}2",
+            "bottleneck": "conv3" if plan.preactivation else f"{plan.layout.norm}3",
             "res2net": "bn3",
             "resnest": "bn3",
             "sk_basic": "conv2.bn",
@@ -556,7 +584,7 @@ def _anti_alias_line(plan: Plan, channels: str) -> str:
 
 def _inference_context(plan: Plan) -> dict[str, object]:
     """Which conv feeds which batch norm, for `for_inference` to fold them."""
-    if plan.norm == "group" or plan.preactivation:
+    if not plan.foldable:
         return {"foldable": False}
     pool_name = plan.layout.stem_pool
     convs = [(n, layer) for n, layer in plan.stem.layers if not n.startswith(pool_name)]
@@ -573,12 +601,17 @@ def _inference_context(plan: Plan) -> dict[str, object]:
         stem_folds.append(("maxpool[0]", f"maxpool[{norm}]"))
     shortcut_fold = None
     if plan.shortcut_norm:
-        shortcut_fold = (1, 2) if plan.shortcut == "avg_down" else (0, 1)
+        first = 1 if plan.shortcut == "avg_down" else 0
+        shortcut_fold = tuple(
+            _attribute(plan.layout.shortcut_name(part, position))
+            for part, position in (("conv", first), ("norm", first + 1))
+        )
     return {
         "foldable": True,
         "folded_norm": "FrozenBatchNorm2d" if plan.norm == "frozen_batch" else "nn.BatchNorm2d",
         "stem_folds": stem_folds,
         "stage_loop": _loop_over_stages(plan),
+        "stage_blocks": "stage" if plan.layout.stages is None else "stage.blocks",
         **_block_folds(plan),
         "shortcut_fold": shortcut_fold,
     }
@@ -627,6 +660,8 @@ def _attribute(name: str) -> str:
 
 
 def _loop_over_stages(plan: Plan) -> str:
+    if plan.layout.stages is not None:
+        return f"    for stage in model.{plan.layout.stages}:"
     stages = [f"model.{stage.name}" for stage in plan.stages]
     if len(stages) == 1:
         return f"    for stage in ({stages[0]},):"
@@ -692,11 +727,14 @@ def markdown_text(text: str) -> str:
     return " ".join(escaped.split()).replace("`", "\\`")
 
 
+ZERO_PADDED_COMMENT = "The pool takes zero-padded input (BiT's fixed padding): a maximum may be 0."
+
+
 def _stem_pool(plan: Plan) -> list[str]:
     """`self.maxpool = ...`, with a comment where the pool is not a plain max pool."""
     pool = plan.stem.pool
     layers = [layer for name, layer in plan.stem.layers if name.startswith(plan.layout.stem_pool)]
-    if pool is None or not layers:
+    if pool is None or not layers or plan.layout.pool_in_stem:
         return []
     modules = [_stem_pool_module(plan, layer) for layer in layers]
     if pool.type == "conv":
@@ -706,6 +744,8 @@ def _stem_pool(plan: Plan) -> list[str]:
         comments.append(
             'A strided conv replaces the max pool; "maxpool" stays the checkpoints\' name.'
         )
+    if pool.zero_padded:
+        comments.append(ZERO_PADDED_COMMENT)
     if any(isinstance(layer, AntiAlias) for layer in layers):
         comments.append(
             "Anti-aliasing: a 2x2 average pool in place of the max pool, as in timm."
@@ -724,23 +764,23 @@ def _stem_pool(plan: Plan) -> list[str]:
 def _stem_entries(plan: Plan) -> list[str]:
     """The stem's modules as keyword arguments of an OrderedDict, in a layout that keeps
     them in one Sequential under the plan's names (conv1, bn1, ...), each norm followed by
-    its activation (act1, ...)."""
+    its activation (act1, ...), and the pool where the layout keeps it there."""
     if plan.layout.stem is None:
         return []
     prefix = f"{plan.layout.stem}."
     entries = []
-    for name, layer in plan.stem.layers:
+    for index, (name, layer) in enumerate(plan.stem.layers):
         key = name.removeprefix(prefix)
         if key == name:
             continue
         if isinstance(layer, Conv):
-            source = "in_channels" if key == "conv1" else layer.in_channels
+            source = "in_channels" if index == 0 else layer.in_channels
             if layer.kernel_size == 3:
                 stride = [f"stride={layer.stride}"] if layer.stride > 1 else []
                 module = _call_text("conv3x3", source, layer.out_channels, *stride)
             else:
                 module = _call_text(
-                    "nn.Conv2d",
+                    _conv_class(plan),
                     source,
                     layer.out_channels,
                     layer.kernel_size,
@@ -751,17 +791,39 @@ def _stem_entries(plan: Plan) -> list[str]:
             entries.append(f"{key}={module}")
         elif isinstance(layer, Norm):
             entries.append(f"{key}={norm_layer(plan, layer.channels)}")
-            entries.append(f"{key.replace('bn', 'act', 1)}={ACTIVATIONS[plan.activation]}")
+            if plan.separate_activation:
+                number = key.removeprefix(plan.layout.norm)
+                entries.append(f"act{number}={ACTIVATIONS[plan.activation]}")
+        elif isinstance(layer, MaxPool) and layer.zero_padded:
+            pad, pool = _zero_padded_pool(layer)
+            entries += [f"pad={pad}", f"{key}={pool}"]
+        else:
+            entries.append(f"{key}={_stem_pool_module(plan, layer)}")
     return entries
+
+
+def _conv_class(plan: Plan) -> str:
+    return "nn.Conv2d" if plan.weight_standardization is None else "StdConv2d"
+
+
+def _max_pool(layer: MaxPool, padding: int) -> str:
+    args = [str(layer.kernel_size), f"stride={layer.stride}", f"padding={padding}"]
+    return f"nn.MaxPool2d({', '.join(args + (['ceil_mode=True'] if layer.ceil_mode else []))})"
+
+
+def _zero_padded_pool(layer: MaxPool) -> tuple[str, str]:
+    """BiT's fixed padding: the input padded with zeros, the max pool unpadded."""
+    return f"nn.ZeroPad2d({layer.padding})", _max_pool(layer, 0)
 
 
 def _stem_pool_module(plan: Plan, layer: object) -> str:
     if isinstance(layer, MaxPool):
-        args = [str(layer.kernel_size), f"stride={layer.stride}", f"padding={layer.padding}"]
-        return f"nn.MaxPool2d({', '.join(args + (['ceil_mode=True'] if layer.ceil_mode else []))})"
+        if layer.zero_padded:
+            return f"nn.Sequential({', '.join(_zero_padded_pool(layer))})"
+        return _max_pool(layer, layer.padding)
     if isinstance(layer, Conv):
         return (
-            f"nn.Conv2d({layer.in_channels}, {layer.out_channels}, {layer.kernel_size}, "
+            f"{_conv_class(plan)}({layer.in_channels}, {layer.out_channels}, {layer.kernel_size}, "
             f"stride={layer.stride}, padding={layer.padding}, bias={layer.bias!r})"
         )
     if isinstance(layer, AntiAlias):
@@ -772,7 +834,17 @@ def _stem_pool_module(plan: Plan, layer: object) -> str:
 
 
 def _classifier(plan: Plan) -> str:
-    """The classifier's line, or as ruff parenthesises it where it does not fit."""
+    """The classifier's line, or as ruff parenthesises it where it does not fit; a conv
+    classifier in the Sequential the layout names."""
+    if plan.layout.conv_classifier:
+        container, name = plan.layout.classifier_parts
+        conv = f"nn.Conv2d({plan.head.in_features}, num_classes, 1)"
+        comment = f"A 1x1 conv classifier on the pooled features, as {plan.layout.classifier}."
+        return (
+            f"        # {comment}\n"
+            f"        {name} = {conv} if num_classes else nn.Identity()\n"
+            f"        self.{container} = nn.Sequential(OrderedDict({name}={name}))"
+        )
     head = f"        self.{plan.layout.classifier} = "
     value = f"nn.Linear({plan.head.in_features}, num_classes) if num_classes else nn.Identity()"
     if len(head + value) <= LINE_LENGTH:

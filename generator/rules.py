@@ -10,11 +10,21 @@ not what the user wrote.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from .spec import BASIC_KINDS, SELECTIVE_KERNEL_KINDS, FieldPath, Spec
+from .layouts import LAYOUTS
+from .spec import (
+    ACTIVATING_NORMS,
+    BASIC_KINDS,
+    GROUPED_NORMS,
+    PLAIN_KINDS,
+    SELECTIVE_KERNEL_KINDS,
+    BlockKind,
+    FieldPath,
+    Spec,
+)
 
 Finding = tuple[FieldPath, str]
 Rule = Callable[[Any], Iterator[Finding]]
@@ -119,9 +129,43 @@ def _stem_norm(spec: Any) -> Iterator[Finding]:
         yield ("stem", "norm"), message
 
 
+def _weight_standardization(spec: Any) -> Iterator[Finding]:
+    if spec.weight_standardization is not None and not set(spec.stages.block) <= set(PLAIN_KINDS):
+        yield ("weight_standardization",), "applies to basic and bottleneck blocks only"
+
+
+def _drop_path_float32(spec: Any) -> Iterator[Finding]:
+    if spec.stages.drop_path_float32 and not spec.stages.drop_path:
+        yield ("stages", "drop_path_float32"), "has no effect without drop_path"
+
+
 def _norm_groups(spec: Any) -> Iterator[Finding]:
-    if spec.norm.type != "group" and "groups" in spec.norm.model_fields_set:
-        yield ("norm", "groups"), "applies to group norm only"
+    if spec.norm.type not in GROUPED_NORMS and "groups" in spec.norm.model_fields_set:
+        yield ("norm", "groups"), "applies to group norm and evonorm_s0 only"
+
+
+def _activating_norm(spec: Any) -> Iterator[Finding]:
+    """EvoNorm-S0 and FRN are their own activation: every norm must activate, as a
+    pre-activation network's do, but for its shortcut's (which has none here)."""
+    if spec.norm.type not in ACTIVATING_NORMS:
+        return
+    stages, kind = spec.stages, spec.norm.type
+    if not stages.preactivation:
+        yield ("stages", "preactivation"), f"must be true with {kind}, a norm that activates"
+    elif stages.shortcut_norm and stages.shortcut != "zero_pad":
+        yield ("stages", "shortcut_norm"), f"must be false with {kind}, a norm that activates"
+    if not set(stages.block) <= set(PLAIN_KINDS):
+        yield ("stages", "block"), f"{kind} norms basic and bottleneck blocks only"
+    if "activation" in spec.model_fields_set:
+        yield ("activation",), f"has no effect with {kind}, which is the only activation"
+    if spec.stem.pool is not None and spec.stem.pool.type == "conv":
+        yield ("stem", "pool", "type"), f"a conv pool's norm would not activate with {kind}"
+    if spec.stem.type == "deep" and LAYOUTS[spec.layout].stem is None:
+        message = (
+            f"deep in the {spec.layout} layout numbers an activation after each norm, which "
+            f"{kind} has not; the resnetv2 layout names a deep stem's parts"
+        )
+        yield ("stem", "type"), message
 
 
 def _stem_channels(spec: Any) -> Iterator[Finding]:
@@ -142,8 +186,20 @@ def _pool_fields(spec: Any) -> Iterator[Finding]:
 
 def _pool_ceil_mode(spec: Any) -> Iterator[Finding]:
     pool = spec.stem.pool
-    if pool is not None and pool.type == "conv" and "ceil_mode" in pool.model_fields_set:
-        yield ("stem", "pool", "ceil_mode"), "applies to a max pool only"
+    if pool is not None and pool.type == "conv":
+        for field in sorted(pool.model_fields_set & {"ceil_mode", "zero_padded"}):
+            yield ("stem", "pool", field), "applies to a max pool only"
+
+
+def _pool_zero_padded(spec: Any) -> Iterator[Finding]:
+    pool = spec.stem.pool
+    if pool is None or not pool.zero_padded or pool.type != "max":
+        return
+    if pool.padding == 0:
+        yield ("stem", "pool", "zero_padded"), "has no effect without padding"
+    elif spec.anti_alias == "avg" and pool.stride > 1:
+        message = "has no effect where avg anti-aliasing replaces the max pool"
+        yield ("stem", "pool", "zero_padded"), message
 
 
 def _pool_padding(spec: Any) -> Iterator[Finding]:
@@ -228,20 +284,18 @@ def _branch_activation(spec: Any) -> Iterator[Finding]:
         yield ("stages", "branch_activation"), message
 
 
-def _legacy_senet(spec: Any) -> Iterator[Finding]:
-    """The legacy SENet layout names a stem of convs and norms, a max pool, and blocks of
-    resnet.py's two kinds; it has no names for the rest."""
-    if spec.layout != "legacy_senet":
-        return
-    stages = spec.stages
-    if not set(stages.block) <= {"basic", "bottleneck"}:
-        yield ("stages", "block"), "the legacy_senet layout has basic and bottleneck blocks only"
-    if stages.preactivation:
-        yield ("stages", "preactivation"), "the legacy_senet layout is post-activation only"
-    if spec.stem.pool is not None and spec.stem.pool.type == "conv":
-        yield ("stem", "pool", "type"), "the legacy_senet layout's stem pool is a max pool"
-    if spec.anti_alias != "none":
-        yield ("anti_alias",), "the legacy_senet layout has no anti-aliasing pools"
+def _layout(spec: Any) -> Iterator[Finding]:
+    """A layout names the parts its row lists; it has no names for the rest."""
+    layout, stages = LAYOUTS[spec.layout], spec.stages
+    if not set(stages.block) <= layout.blocks:
+        kinds = " and ".join(kind for kind in get_args(BlockKind) if kind in layout.blocks)
+        yield ("stages", "block"), f"the {layout.name} layout has {kinds} blocks only"
+    if stages.preactivation and not layout.preactivation:
+        yield ("stages", "preactivation"), f"the {layout.name} layout is post-activation only"
+    if spec.stem.pool is not None and spec.stem.pool.type == "conv" and not layout.pool_conv:
+        yield ("stem", "pool", "type"), f"the {layout.name} layout's stem pool is a max pool"
+    if spec.anti_alias != "none" and not layout.anti_alias:
+        yield ("anti_alias",), f"the {layout.name} layout has no anti-aliasing pools"
 
 
 def _pruned(spec: Any) -> Iterator[Finding]:
@@ -282,16 +336,20 @@ RULES: tuple[Rule, ...] = (
     _se_settings,
     _stem_norm,
     _norm_groups,
+    _drop_path_float32,
+    _weight_standardization,
+    _activating_norm,
     _stem_channels,
     _pool_fields,
     _pool_ceil_mode,
     _pool_padding,
+    _pool_zero_padded,
     _anti_alias,
     _shortcut_kernel,
     _res2net,
     _resnest,
     _selective_kernel,
-    _legacy_senet,
+    _layout,
     _branch_activation,
     _pruned,
 )

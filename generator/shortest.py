@@ -260,6 +260,8 @@ def _folded(text: str, indent: int) -> list[str]:
 
 
 def _value(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, list):
         return "[" + ", ".join(_value(item) for item in value) + "]"
     if isinstance(value, bool):

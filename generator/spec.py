@@ -27,17 +27,20 @@ from pydantic import (
 
 BlockKind = Literal["basic", "bottleneck", "res2net", "resnest", "sk_basic", "sk_bottleneck"]
 BASIC_KINDS = ("basic", "sk_basic")  # blocks of two 3x3 convs: no inner width, one group
+PLAIN_KINDS = ("basic", "bottleneck")  # resnet.py's own, which every layout names
 SELECTIVE_KERNEL_KINDS = ("sk_basic", "sk_bottleneck")
 AvdPlace = Literal["none", "before", "after"]
 StemType = Literal["classic", "deep", "cifar"]
 PoolType = Literal["max", "conv", "none"]
 AttentionType = Literal["none", "se", "eca"]
-NormType = Literal["batch", "group", "frozen_batch"]
+NormType = Literal["batch", "group", "frozen_batch", "evonorm_s0", "filter_response"]
+ACTIVATING_NORMS = ("evonorm_s0", "filter_response")  # norms that are their own activation
+GROUPED_NORMS = ("group", "evonorm_s0")  # norms over groups of channels: norm.groups
 ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 AntiAliasType = Literal["none", "blur", "avg"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
-LayoutName = Literal["resnet", "legacy_senet"]
+LayoutName = Literal["resnet", "legacy_senet", "resnetv2"]
 
 # Top-level names a generated file defines besides its factory; a spec name must not shadow them.
 RESERVED_NAMES = frozenset(
@@ -69,6 +72,9 @@ RESERVED_NAMES = frozenset(
         "SelectiveKernelAttention",
         "SelectiveKernelBasicBlock",
         "SelectiveKernelBottleneck",
+        "StdConv2d",
+        "EvoNormS0",
+        "FilterResponseNorm",
     }
 )
 
@@ -140,6 +146,11 @@ class StemPool(_Section):
     stride: Stride = 2
     padding: Annotated[StrictInt, Field(ge=0, le=3)] = 1
     ceil_mode: StrictBool = Field(False, description="Round the output size up, not down.")
+    zero_padded: StrictBool = Field(
+        False,
+        description="max only: pad the input with `padding` zeros, then pool it unpadded "
+        "(BiT's fixed padding); by default the pool pads with values no maximum takes.",
+    )
 
 
 class Stem(_Section):
@@ -206,10 +217,24 @@ class Norm(_Section):
     type: NormType = Field(
         "batch",
         description="batch: BatchNorm2d; group: GroupNorm; frozen_batch: a batch norm with "
-        "fixed statistics and affine terms, as detection backbones use.",
+        "fixed statistics and affine terms, as detection backbones use; evonorm_s0: "
+        "EvoNorm-S0, x * sigmoid(v * x) / std(x) * weight + bias, the standard deviation "
+        "over groups of channels (Liu et al. 2020, arXiv:2004.02967); filter_response: "
+        "filter response normalisation with its thresholded linear unit, max(x / "
+        "sqrt(mean(x^2) + eps) * weight + bias, tau), the mean over each channel's pixels "
+        "(Singh and Krishnan 2019, arXiv:1911.09737). The last two are their own "
+        "activation: pre-activation networks only, where every norm activates.",
     )
     groups: Annotated[StrictInt, Field(ge=1, le=1024)] = Field(
-        32, description="group only: the number of groups; it must divide every normed width."
+        32,
+        description="group and evonorm_s0 only: the number of groups; it must divide every "
+        "normed width.",
+    )
+
+
+class WeightStandardization(_Section):
+    eps: Annotated[StrictFloat, Field(gt=0.0, le=0.01, allow_inf_nan=False)] = Field(
+        1e-6, description="Added to each filter's variance before its square root."
     )
 
 
@@ -264,6 +289,11 @@ class Stages(_Section):
         description="Stochastic depth (Huang et al. 2016, arXiv:1603.09382): the largest "
         "probability of dropping a residual branch in training, reached by the last block; "
         "it rises linearly from 0 at the first.",
+    )
+    drop_path_float32: StrictBool = Field(
+        False,
+        description="Spread the stochastic depth rates by a float32 torch.linspace, as "
+        "timm's resnetv2 does (they differ from the exact line in the eighth digit).",
     )
     stride_on: StrideOn = Field(
         "3x3",
@@ -393,6 +423,13 @@ class Spec(_Section):
     stages: Stages
     head: Head = Head()
     conv_bias: StrictBool = Field(False, description="Give every convolution a bias.")
+    weight_standardization: WeightStandardization | None = Field(
+        None,
+        description="Standardise each conv's weights, filter by filter, before it convolves: "
+        "w' = (w - mean(w)) / sqrt(var(w) + eps) (Qiao et al. 2019, arXiv:1903.10520; "
+        "BiT's StdConv2d). The classifier and attention convs stay plain; null: every "
+        "conv is plain.",
+    )
     norm: Norm = Field(Norm(), description="The normalisation layer after every conv.")
     activation: ActivationType = Field(
         "relu",
@@ -414,7 +451,9 @@ class Spec(_Section):
         description="How the generated modules are named and nested, so that one family's "
         "checkpoints load: resnet (torchvision's and timm's resnet.py: conv1, bn1, maxpool, "
         "layer1..., se, fc) or legacy_senet (timm's senet.py: the stem in layer0 as conv1, "
-        "bn1, ..., pool0, se_module, last_linear).",
+        "bn1, ..., pool0, se_module, last_linear) or resnetv2 (timm's resnetv2.py: the stem "
+        "and its pool in stem, blocks in stages.N.blocks with norm1, norm2, ..., shortcuts "
+        "as downsample.conv and downsample.norm, a 1x1 conv classifier as head.fc).",
     )
 
 

@@ -71,6 +71,16 @@ def build_model(spec: Path, directory: Path) -> torch.nn.Module:
     return getattr(import_file(path), path.stem)()
 
 
+# The norms that are their own activation (timm's and the generated files' classes), and
+# the parameter of their activation.
+ACTIVATING_NORMS = {
+    "EvoNorm2dS0": "v",
+    "EvoNormS0": "v",
+    "FilterResponseNormTlu2d": "tau",
+    "FilterResponseNorm": "tau",
+}
+
+
 @torch.no_grad()
 def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
     """Give every norm random affine parameters and running statistics.
@@ -78,8 +88,10 @@ def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
     Left at their init, zero-initialised residual norms would hide every branch.
     """
     for module in model.modules():
-        frozen = type(module).__name__ == "FrozenBatchNorm2d"  # a generated file's own class
-        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm) or frozen:
+        kind = type(module).__name__
+        frozen = kind == "FrozenBatchNorm2d"  # a generated file's own class
+        activating = kind in ACTIVATING_NORMS
+        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm) or frozen or activating:
             shape = module.weight.shape
             module.weight.copy_(torch.rand(shape, generator=generator) + 0.5)
             module.bias.copy_(torch.randn(shape, generator=generator) * 0.1)
@@ -87,6 +99,9 @@ def randomise_norms(model: torch.nn.Module, generator: torch.Generator) -> None:
             shape = module.running_mean.shape
             module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
             module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+        if activating:  # EvoNorm's v, FRN's tau: its activation's own parameter
+            own = getattr(module, ACTIVATING_NORMS[kind])
+            own.copy_(torch.randn(own.shape, generator=generator) * 0.5)
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,15 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
             ["timm/vit_tiny_patch16_224"],
             "patch_embed: PatchEmbed is not a part of the ResNet layout",
         ),
-        (["timm/resnetv2_50"], "stem: Sequential is not a part of the ResNet layout"),
+        (["timm/regnetx_002"], "stem: ConvNormAct is not a part of the ResNet layout"),
+        (
+            ["timm/resnetv2_50", "--arg", "preact=false", "--arg", "channels=[64, 128, 256, 512]"],
+            "stages.0.blocks.0.downsample: a projection on a block that keeps its shape",
+        ),
+        (
+            ["timm/resnetv2_50", "--arg", "stem_type=same"],
+            "stem.pool: MaxPool2dSame as the stem pool",
+        ),
         (
             ["timm/legacy_seresnet18", "--arg", "global_pool=max"],
             "global_pool: SelectAdaptivePool2d with pool type 'max'",

@@ -19,10 +19,22 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from timm.layers import BlurPool2d, EcaModule, GroupNorm, SEModule, freeze_batch_norm_2d
+from timm.layers import (
+    BlurPool2d,
+    EcaModule,
+    EvoNorm2dS0,
+    FilterResponseNormTlu2d,
+    GroupNorm,
+    GroupNormAct,
+    SEModule,
+    StdConv2d,
+    create_conv2d,
+    freeze_batch_norm_2d,
+)
 from timm.models import res2net as timm_res2net
 from timm.models import resnest as timm_resnest
 from timm.models import resnet as timm_resnet
+from timm.models import resnetv2 as timm_resnetv2
 from timm.models import sknet as timm_sknet
 from torchvision.models import resnet as torchvision_resnet
 from torchvision.models._utils import IntermediateLayerGetter
@@ -30,7 +42,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from resnetgen.importer import check_same_model, instantiate
 from resnetgen.load import load
-from resnetgen.model_reader import read_model
+from resnetgen.model_reader import NotExpressible, read_model
 from resnetgen.shortest import shortest_spec
 
 from .conftest import randomise_norms
@@ -153,6 +165,59 @@ def timm_model(config: dict[str, Any]) -> torch.nn.Module:
     return freeze_batch_norm_2d(model) if freeze else model
 
 
+# resnetv2.py's norms by name: those that take the activation, and those that are one
+RESNETV2_NORMS = ["batchnorm", "groupnorm", "evonorm_s0", "filter_response"]
+
+
+@st.composite
+def resnetv2_configurations(draw: st.DrawFn) -> dict[str, Any]:
+    """Keyword arguments of timm's ResNetV2, over every one the spec language shares."""
+    preact = draw(st.booleans())
+    # EvoNorm-S0 and FRN are their own activation: in the language, and in timm's
+    # post-activation bottleneck but for its last norm, pre-activation only.
+    norm = draw(st.sampled_from(RESNETV2_NORMS if preact else RESNETV2_NORMS[:2]))
+    groups = draw(st.sampled_from([1, 2, 4, 8])) if norm in ("groupnorm", "evonorm_s0") else 1
+    return {
+        "layers": draw(st.lists(st.integers(1, 2), min_size=4, max_size=4)),
+        # Multiples of 32, so that a bottleneck's inner width (timm rounds it to a multiple
+        # of 8) is its share of them exactly, as the language's is.
+        "channels": [32 * draw(st.integers(1, 4)) for _ in range(4)],
+        "width_factor": draw(st.integers(1, 2)),
+        "stem_chs": 16 * draw(st.integers(1, 4)),
+        "stem_type": draw(st.sampled_from(["", "fixed", "deep", "deep_fixed", "tiered"])),
+        "avg_down": draw(st.booleans()),
+        "preact": preact,
+        "basic": preact and draw(st.booleans()),  # timm's post-activation blocks are bottlenecks
+        "bottle_ratio": draw(st.sampled_from([0.25, 0.5, 1.0])),
+        "output_stride": draw(st.sampled_from([8, 16, 32])),
+        "act_layer": draw(st.sampled_from(["relu", "silu", "gelu", "leaky_relu"])),
+        "norm_layer": f"{norm}/{groups}",
+        "conv_layer": draw(st.sampled_from(["plain", "std/1e-6", "std/1e-8"])),
+        "in_chans": draw(st.integers(1, 4)),
+        "num_classes": draw(st.integers(0, 20)),
+        "drop_rate": draw(st.sampled_from([0.0, 0.25])),
+        "drop_path_rate": draw(st.sampled_from([0.0, 0.1, 0.3])),
+        "zero_init_last": draw(st.booleans()),
+    }
+
+
+def resnetv2_model(config: dict[str, Any]) -> torch.nn.Module:
+    """timm's ResNetV2 built from a drawn configuration."""
+    kwargs = dict(config)
+    norm, groups = kwargs.pop("norm_layer").split("/")
+    kwargs["norm_layer"] = {
+        "batchnorm": "batchnorm",
+        "groupnorm": partial(GroupNormAct, num_groups=int(groups)),
+        "evonorm_s0": partial(EvoNorm2dS0, groups=int(groups)),
+        "filter_response": FilterResponseNormTlu2d,
+    }[norm]
+    conv = kwargs.pop("conv_layer")
+    kwargs["conv_layer"] = (
+        create_conv2d if conv == "plain" else partial(StdConv2d, eps=float(conv[4:]))
+    )
+    return timm_resnetv2.ResNetV2(**kwargs)
+
+
 @st.composite
 def torchvision_configurations(draw: st.DrawFn) -> dict[str, Any]:
     """Keyword arguments of torchvision's ResNet, over every one the spec language shares."""
@@ -252,6 +317,10 @@ def _timm_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return model.forward_intermediates(x, indices=[1, 2, 3, 4], intermediates_only=True)
 
 
+def _resnetv2_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    return model.forward_intermediates(x, indices=[1, 2, 3, 4], intermediates_only=True)
+
+
 def _torchvision_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     layers = {f"layer{index}": str(index) for index in range(1, 5)}
     return list(IntermediateLayerGetter(model, layers)(x).values())
@@ -276,6 +345,35 @@ def test_timm_resnets_read_into_specs_are_the_same_network(
     kinds = [config["block"]] if isinstance(config["block"], str) else config["block"]
     event(f"timm blocks: {', '.join(sorted(set(kinds)))}")
     assert_same_network(reference, _timm_stages, tmp_path_factory.mktemp("timm"), [(224, 224), odd])
+
+
+@_examples(25)
+@given(config=resnetv2_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+def test_timm_resnetv2s_read_into_specs_are_the_same_network(
+    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], odd: tuple[int, int]
+) -> None:
+    try:
+        reference = resnetv2_model(config)
+    except ValueError as error:  # a group count that does not divide a width
+        assert "divisible" in str(error), error
+        assume(False)
+    evonorms = [m for m in reference.modules() if isinstance(m, EvoNorm2dS0)]
+    # EvoNorm-S0 checks its groups only when it runs: the language, when it plans.
+    assume(all(m.weight.shape[0] % m.groups == 0 for m in evonorms))
+    try:
+        read_model(reference)
+    except NotExpressible as error:
+        # timm's resnetv2 projects on each stage's first bottleneck (and on a basic block
+        # where a dilated stage starts), whatever its shape: the language, where the
+        # shape changes.
+        assert "keeps its shape" in error.reason, error
+        event("resnetv2: a projection on a block that keeps its shape")
+        assume(False)
+    event(f"resnetv2: {config['norm_layer'].split('/')[0]}, {config['conv_layer']}")
+    kind = "basic" if config["basic"] else "bottleneck"
+    event(f"resnetv2: {'pre' if config['preact'] else 'post'}-activation {kind}")
+    sizes = [(224, 224), odd]
+    assert_same_network(reference, _resnetv2_stages, tmp_path_factory.mktemp("v2"), sizes)
 
 
 @_examples(15)

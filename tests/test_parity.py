@@ -4,7 +4,7 @@ The reference is built by torchvision or timm with random weights (no downloads)
 state_dict is loaded into the generated model with strict=True and both run on the
 same input, in eval mode (running statistics) and in train mode (batch statistics), at
 224x224 and at an odd size that exercises ceil modes and padding (128x128 and 97x103 for
-models over 60 M parameters).
+models over 60 M parameters, 64x64 and 49x53 over 300 M).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SIZES = [(224, 224), (161, 173)]
 # The largest models' logits at smaller sizes (an odd one still), to keep CI short on two
 # cores; their keys and shapes are compared in full all the same.
 LARGE, LARGE_SIZES = 60_000_000, [(128, 128), (97, 103)]
+HUGE, HUGE_SIZES = 300_000_000, [(64, 64), (49, 53)]
 RESULTS = Path(os.environ.get("RESNETGEN_PARITY_RESULTS", ROOT / "build" / "parity.json"))
 CASES = [(name, reference) for name in ZOO for reference in load(name).plan.references]
 
@@ -78,7 +79,7 @@ def test_same_network_as_the_reference(
         # Two images in training: split attention normalises pooled features, one
         # value per channel and image, by the batch's statistics.
         batch = 2 if mode == "train" else 1
-        sizes = LARGE_SIZES if load(name).analysis.params > LARGE else SIZES
+        sizes = _sizes(load(name).analysis.params)
         for height, width in sizes:
             x = torch.randn(batch, 3, height, width, generator=generator)
             with torch.no_grad():
@@ -105,9 +106,13 @@ def test_same_network_as_the_reference(
     again.load_state_dict(actual.state_dict(), strict=True, assign=True)
     expected.eval()
     again.eval()
-    x = torch.randn(1, 3, 128, 128, generator=generator)
+    x = torch.randn(1, 3, *_sizes(load(name).analysis.params)[0], generator=generator)
     with torch.no_grad():
         torch.testing.assert_close(again(x), expected(x))
+
+
+def _sizes(params: int) -> list[tuple[int, int]]:
+    return HUGE_SIZES if params > HUGE else LARGE_SIZES if params > LARGE else SIZES
 
 
 def _imported(model: torch.nn.Module, name: str, reference: str, folder: Path) -> LoadedSpec:

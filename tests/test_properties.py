@@ -48,7 +48,11 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     selective = bool(kinds & {"sk_basic", "sk_bottleneck"})
     # Selective kernels that split their input in two take even channel counts only.
     split = selective and draw(st.booleans())
-    even = 2 if norm == "group2" or split else 1
+    # BiT's convs: timm standardises the weights of these blocks only, each filter of
+    # two weights at least (even widths give every 1x1 conv two inputs).
+    plain = kinds <= {"basic", "bottleneck"}
+    standardised = plain and draw(st.booleans())
+    even = 2 if norm == "group2" or split or standardised else 1
     # Split attention's convs group the inner width by groups x radix: whole widths only.
     radix = draw(st.integers(1, 3)) if "resnest" in kinds else 1
     widths = [even * radix * draw(st.integers(1, 12)) for _ in range(count)]
@@ -131,6 +135,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         )
         if pool_type == "max":
             pool["ceil_mode"] = draw(st.booleans())
+            if pool["padding"]:  # zeros to pad with
+                pool["zero_padded"] = draw(st.booleans())
     side = st.integers(8, 40)
     frozen = norm == "frozen_batch"
     spec: dict[str, Any] = {
@@ -161,13 +167,30 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             "zero_init_residual": draw(st.booleans()) if preactivation or not frozen else False
         },
     }
-    legacy = kinds <= {"basic", "bottleneck"} and not preactivation and pool_type != "conv"
-    if legacy and spec["anti_alias"] == "none":  # the layouts it may have, named its way
-        spec["layout"] = draw(st.sampled_from(["resnet", "legacy_senet"]))
+    if spec["anti_alias"] == "avg" and pool.get("stride", 1) > 1:
+        pool.pop("zero_padded", None)  # an average pool replaces the max pool outright
+    if stages["drop_path"]:
+        stages["drop_path_float32"] = draw(st.booleans())
+    if standardised:
+        spec["weight_standardization"] = {"eps": draw(st.sampled_from([1e-8, 1e-6, 1e-3]))}
+    if plain and pool_type != "conv" and spec["anti_alias"] == "none":
+        # The layouts it may have, named their way; legacy_senet's is post-activation.
+        layouts = ["resnet", "resnetv2"] + ([] if preactivation else ["legacy_senet"])
+        spec["layout"] = draw(st.sampled_from(layouts))
     if norm.startswith("group"):
         spec["norm"] = {"type": "group", "groups": int(norm[-1])}
     else:
         spec["norm"] = {"type": norm}
+    # EvoNorm-S0 and FRN are their own activation: where every norm activates, and a
+    # deep stem is named without activation slots.
+    activating = plain and preactivation and pool_type != "conv"
+    activating = activating and not stages.get("shortcut_norm", False)
+    activating = activating and (stem_type != "deep" or spec.get("layout") == "resnetv2")
+    if activating and norm != "frozen_batch" and draw(st.booleans()):
+        groups = 2 if norm == "group2" else 1
+        kind = draw(st.sampled_from(["evonorm_s0", "filter_response"]))
+        spec["norm"] = {"type": kind, **({"groups": groups} if kind == "evonorm_s0" else {})}
+        del spec["activation"]  # the norm is the only activation
     return spec
 
 

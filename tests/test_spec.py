@@ -156,7 +156,10 @@ def test_a_good_spec_loads(write_spec) -> None:
             GOOD + "  attention:\n    type: cbam\n",
             "6:11: stages.attention.type: should be 'none', 'se' or 'eca' (given 'cbam')",
         ),
-        (GOOD + "norm:\n  groups: 8\n", "6:11: norm.groups: applies to group norm only (given 8)"),
+        (
+            GOOD + "norm:\n  groups: 8\n",
+            "6:11: norm.groups: applies to group norm and evonorm_s0 only (given 8)",
+        ),
         (
             GOOD + "norm:\n  type: group\n  groups: 48\n",
             "7:11: norm.groups: 48 groups do not divide the 64 channels of bn1 (given 48)",
@@ -311,7 +314,8 @@ def test_rules_across_fields_report_alongside_bad_values(write_spec) -> None:
     )
     assert _problems(write_spec, text) == [
         "2:12: conv_bias: should be a valid boolean (given 'yes')",
-        "4:9: norm.type: should be 'batch', 'group' or 'frozen_batch'; did you mean 'group'? "
+        "4:9: norm.type: should be 'batch', 'group', 'frozen_batch', 'evonorm_s0' or "
+        "'filter_response'; did you mean 'group'? "
         "(given 'grop')",
         "9:13: stem.pool.stride: has no effect without a pool (given 2)",
         "13:11: stages.groups: applies to bottleneck blocks only, and this network has basic "
