@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .layouts import LAYOUTS
 from .plan import (
     EXPANSION,
     bottleneck_width,
@@ -26,7 +27,7 @@ from .plan import (
     sk_hidden,
     split_attention_hidden,
 )
-from .spec import BASIC_KINDS
+from .spec import BASIC_KINDS, LayoutName
 
 LEGACY_SENET = "timm.models.senet.SENet"
 RESNETV2 = "timm.models.resnetv2.ResNetV2"
@@ -253,11 +254,10 @@ class _Reader:
 
     def read(self, model: nn.Module) -> dict[str, Any]:
         children = dict(model.named_children())
-        layout = "resnet"
-        if class_name(model) == LEGACY_SENET:
-            children, layout = _legacy_senet_view(children), "legacy_senet"
-        if class_name(model) == RESNETV2:
-            children, layout = _resnetv2_view(children), "resnetv2"
+        layout: LayoutName = "resnet"
+        view = VIEWS.get(class_name(model))
+        if view is not None:
+            children, layout = view.view(children), view.layout
         stage_names = _check_layout(model, children)
         stem = self.stem(children)
         blocks_in = stem["channels"][-1]
@@ -275,7 +275,7 @@ class _Reader:
                 "a last norm without pre-activation blocks, or those without it; the "
                 "language's pre-activation networks have both",
             )
-        head = self.head(model, children, blocks_in, conv=layout == "resnetv2")
+        head = self.head(model, children, blocks_in, conv=LAYOUTS[layout].conv_classifier)
         data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
         pruned = self.pruned(stages)
         data["stages"] = _stages(stages, stage_names, pruned)
@@ -726,33 +726,9 @@ class _Reader:
             and type(module.act0) is nn.ReLU
             and type(module.act1) is nn.ReLU
             and type(module.drop) is nn.Identity
-            and _layer(fc1)
-            == (
-                "conv",
-                width,
-                fc1.out_channels,
-                (1, 1),
-                (1, 1),
-                (0, 0),
-                (1, 1),
-                groups,
-                True,
-                False,
-            )
+            and _layer(fc1) == _pointwise(width, fc1.out_channels, groups, bias=True)
             and fc1.out_channels == split_attention_hidden(width, radix)
-            and _layer(fc2)
-            == (
-                "conv",
-                fc1.out_channels,
-                width * radix,
-                (1, 1),
-                (1, 1),
-                (0, 0),
-                (1, 1),
-                groups,
-                True,
-                False,
-            )
+            and _layer(fc2) == _pointwise(fc1.out_channels, width * radix, groups, bias=True)
         )
         if not plain:
             raise NotExpressible(name, "a split attention other than ResNeSt's")
@@ -798,10 +774,8 @@ class _Reader:
             class_name(attention) == SELECTIVE_KERNEL_ATTENTION
             and attention.num_paths == 2
             and type(attention.act) is nn.ReLU
-            and _layer(attention.fc_reduce)
-            == ("conv", channels, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, False)
-            and _layer(attention.fc_select)
-            == ("conv", hidden, 2 * channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, False)
+            and _layer(attention.fc_reduce) == _pointwise(channels, hidden, 1, bias=False)
+            and _layer(attention.fc_select) == _pointwise(hidden, 2 * channels, 1, bias=False)
         )
         if not plain:
             raise NotExpressible(where, "a selective-kernel attention other than SKNet's")
@@ -983,32 +957,23 @@ def read_model(model: nn.Module) -> dict[str, Any]:
     try:
         return _Reader().read(model)
     except NotExpressible as error:
-        renames = VIEW_NAMES.get(class_name(model))
-        if renames is None:
+        view = VIEWS.get(class_name(model))
+        if view is None:
             raise
         name = error.module
-        for pattern, original in renames:
+        for pattern, original in view.names:
             name = re.sub(pattern, original, name)
         raise NotExpressible(name, error.reason) from None
 
 
-# How a view's names read back in the model's own tree, for the errors of `import`
-VIEW_NAMES = {
-    RESNETV2: [
-        (r"^layer(\d+)\.", lambda m: f"stages.{int(m.group(1)) - 1}.blocks."),
-        (r"^conv1\.[0-6]", "stem"),
-        (r"^conv1$", "stem.conv"),
-        (r"^bn1$", "stem"),
-        (r"^maxpool", "stem.pool"),
-        (r"^(global_pool|fc)", r"head.\1"),
-    ],
-    LEGACY_SENET: [
-        (r"^conv1(\.\d)?$", "layer0"),
-        (r"^bn1$", "layer0"),
-        (r"^maxpool", "pool0"),
-        (r"^fc$", "last_linear"),
-    ],
-}
+@dataclass(frozen=True)
+class _View:
+    """A family whose tree the reader sees under resnet.py's names: its layout, the view
+    of its children, and how the view's names read back in its own tree (for errors)."""
+
+    layout: LayoutName
+    view: Callable[[dict[str, nn.Module]], dict[str, nn.Module]]
+    names: list[tuple[str, str | Callable[[re.Match[str]], str]]]
 
 
 def _legacy_senet_view(children: dict[str, nn.Module]) -> dict[str, nn.Module]:
@@ -1082,6 +1047,32 @@ def _resnetv2_shortcut(module: nn.Module | None, name: str) -> nn.Module | None:
     if type(modules[-1]) is nn.Identity:
         modules.pop()
     return nn.Sequential(*modules)
+
+
+VIEWS = {
+    LEGACY_SENET: _View(
+        "legacy_senet",
+        _legacy_senet_view,
+        [
+            (r"^conv1(\.\d)?$", "layer0"),
+            (r"^bn1$", "layer0"),
+            (r"^maxpool", "pool0"),
+            (r"^fc$", "last_linear"),
+        ],
+    ),
+    RESNETV2: _View(
+        "resnetv2",
+        _resnetv2_view,
+        [
+            (r"^layer(\d+)\.", lambda m: f"stages.{int(m.group(1)) - 1}.blocks."),
+            (r"^conv1\.[0-6]", "stem"),
+            (r"^conv1$", "stem.conv"),
+            (r"^bn1$", "stem"),
+            (r"^maxpool", "stem.pool"),
+            (r"^(global_pool|fc)", r"head.\1"),
+        ],
+    ),
+}
 
 
 def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]:
@@ -1470,6 +1461,12 @@ def _layers(model: nn.Module) -> Iterator[tuple[str, tuple[Any, ...]]]:
             if type(module) is nn.Sequential:
                 skip.append(name)
             yield name, description
+
+
+def _pointwise(in_channels: int, out_channels: int, groups: int, bias: bool) -> tuple[Any, ...]:
+    """What `_layer` says of a plain 1x1 conv (an attention's)."""
+    unit = (1, 1)
+    return ("conv", in_channels, out_channels, unit, unit, (0, 0), unit, groups, bias, False)
 
 
 def _layer(module: nn.Module) -> tuple[Any, ...] | None:

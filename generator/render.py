@@ -598,7 +598,7 @@ def _inference_context(plan: Plan) -> dict[str, object]:
         # keeps a constant, so the norm folds across it.
         pool = [layer for name, layer in plan.stem.layers if name.startswith(pool_name)]
         norm = next(index for index, layer in enumerate(pool) if isinstance(layer, Norm))
-        stem_folds.append(("maxpool[0]", f"maxpool[{norm}]"))
+        stem_folds.append((f"{pool_name}[0]", f"{pool_name}[{norm}]"))
     shortcut_fold = None
     if plan.shortcut_norm:
         first = 1 if plan.shortcut == "avg_down" else 0
