@@ -10,30 +10,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .plan import (
+from .errors import PlanError
+from .layers import (
     AntiAlias,
     AvgPool,
-    AvgPool3x3,
-    BlockPlan,
+    Composite,
     Conv,
     EfficientChannelAttention,
     GlobalAvgPool,
     Layer,
     Linear,
     MaxPool,
-    MultiScaleConvs,
     Named,
     Norm,
     PadChannels,
-    Plan,
-    PlanError,
     Resize,
-    SelectiveKernel,
-    SplitAttention,
     SqueezeExcite,
 )
+
+if TYPE_CHECKING:
+    from .plan import BlockPlan, Plan
 
 Shape = tuple[int, int, int]  # channels, height, width
 
@@ -83,7 +81,7 @@ class _Tally:
 
     def run(self, layers: tuple[Named, ...] | list[Named], shape: Shape, prefix: str = "") -> Shape:
         for name, layer in layers:
-            figures = _layer(layer, shape)
+            figures = layer_figures(layer, shape)
             for part, count in figures.params.items():
                 # A layer named "" holds its parts directly under its block's prefix.
                 key = ".".join(filter(None, ((prefix + name).rstrip("."), part)))
@@ -149,13 +147,13 @@ class LayerFigures(NamedTuple):
     activations: int  # elements of the tensors the layer's modules output
 
 
-def _layer(layer: Layer, shape: Shape) -> LayerFigures:
+def layer_figures(layer: Layer, shape: Shape) -> LayerFigures:
     channels, height, width = shape
     if isinstance(layer, Conv):
         span = layer.dilation * (layer.kernel_size - 1) + 1
-        out_h = _out(height, span, layer.stride, layer.padding, ceil=False)
-        out_w = _out(width, span, layer.stride, layer.padding, ceil=False)
-        weights = _conv_weights(layer)
+        out_h = output_size(height, span, layer.stride, layer.padding, ceil=False)
+        out_w = output_size(width, span, layer.stride, layer.padding, ceil=False)
+        weights = conv_weights(layer)
         params = weights + (layer.out_channels if layer.bias else 0)
         out = (layer.out_channels, out_h, out_w)
         return LayerFigures({"": params}, weights * out_h * out_w, out, math.prod(out))
@@ -166,7 +164,7 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
         if isinstance(layer, MaxPool) and layer.zero_padded:  # the padding is the input's
             pad = 2 * layer.padding
             window = (layer.kernel_size, layer.stride, 0, layer.ceil_mode)
-            out = (channels, _out(height + pad, *window), _out(width + pad, *window))
+            out = (channels, output_size(height + pad, *window), output_size(width + pad, *window))
             return LayerFigures({}, 0, out, math.prod(out))
         if isinstance(layer, MaxPool):
             window = (layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
@@ -174,20 +172,20 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
             window = (1, 1, 0, False)  # the padding makes up for the window's second pixel
         else:
             window = (layer.stride, layer.stride, 0, True)
-        out = (channels, _out(height, *window), _out(width, *window))
+        out = (channels, output_size(height, *window), output_size(width, *window))
         return LayerFigures({}, 0, out, math.prod(out))
     if isinstance(layer, AntiAlias):
         if layer.kind == "blur":  # a depthwise 3x3 conv over the input padded by one pixel
             if min(height, width) < 2:  # reflection padding needs a pixel to mirror
                 raise PlanError([(("input", "size"), "the input is too small for this network")])
             out_h, out_w = (
-                _out(height, 3, layer.stride, 1, False),
-                _out(width, 3, layer.stride, 1, False),
+                output_size(height, 3, layer.stride, 1, False),
+                output_size(width, 3, layer.stride, 1, False),
             )
             out = (channels, out_h, out_w)
             return LayerFigures({}, 9 * math.prod(out), out, math.prod(out))
         window = (layer.stride, layer.stride, 0, False)
-        out = (channels, _out(height, *window), _out(width, *window))
+        out = (channels, output_size(height, *window), output_size(width, *window))
         return LayerFigures({}, 0, out, math.prod(out))
     if isinstance(layer, PadChannels):
         stride = layer.stride
@@ -200,16 +198,8 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
     if isinstance(layer, EfficientChannelAttention):
         macs = layer.kernel_size * layer.channels
         return LayerFigures({"conv": layer.kernel_size}, macs, shape, math.prod(shape) + channels)
-    if isinstance(layer, MultiScaleConvs):
-        return _multi_scale(layer, shape)
-    if isinstance(layer, SplitAttention):
-        return _split_attention(layer, shape)
-    if isinstance(layer, SelectiveKernel):
-        return _selective_kernel(layer, shape)
-    if isinstance(layer, AvgPool3x3):
-        window = (3, layer.stride, 1, False)
-        out = (channels, _out(height, *window), _out(width, *window))
-        return LayerFigures({}, 0, out, math.prod(out))
+    if isinstance(layer, Composite):
+        return layer.figures(shape)
     if isinstance(layer, Resize):
         return LayerFigures({}, 0, (channels, *layer.size), 0)
     if isinstance(layer, GlobalAvgPool):
@@ -221,71 +211,11 @@ def _layer(layer: Layer, shape: Shape) -> LayerFigures:
     raise TypeError(f"no analysis for {layer!r}")
 
 
-def _multi_scale(layer: MultiScaleConvs, shape: Shape) -> LayerFigures:
-    """Res2Net's split convs: each sees `width` channels; the pooled last split keeps its own."""
-    split: Shape = (layer.width, shape[1], shape[2])
-    conv = _layer(layer.conv, split)
-    norm = _layer(layer.norm, conv.shape)
-    params: dict[str, int] = {}
-    for index in range(layer.convs):
-        params[f"convs.{index}"] = conv.params[""]
-    for index in range(layer.convs):
-        params.update({f"bns.{index}": norm.params[""]} if norm.params else {})
-    out = (layer.width * layer.scale, *conv.shape[1:])
-    passed = layer.width if layer.scale > 1 else 0  # the last split, pooled or not
-    activations = layer.convs * (conv.activations + norm.activations)
-    if layer.side_by_side and passed:
-        activations += passed * out[1] * out[2]
-    return LayerFigures(params, layer.convs * conv.macs, out, activations)
-
-
-def _split_attention(layer: SplitAttention, shape: Shape) -> LayerFigures:
-    """The candidates' conv and norm, then two 1x1 convs with biases on the pooled sum."""
-    conv = _layer(layer.conv, shape)
-    norm = _layer(layer.norm, conv.shape)
-    candidates = layer.channels * layer.radix
-    fc1 = Conv(layer.channels, layer.hidden, 1, groups=layer.groups, bias=True)
-    fc2 = Conv(layer.hidden, candidates, 1, groups=layer.groups, bias=True)
-    params = {"conv": conv.params[""], **({"bn0": norm.params[""]} if norm.params else {})}
-    params["fc1"] = _conv_weights(fc1) + layer.hidden
-    if layer.norm.trainable:
-        params["bn1"] = 2 * layer.hidden
-    params["fc2"] = _conv_weights(fc2) + candidates
-    out = (layer.channels, *conv.shape[1:])
-    macs = conv.macs + _conv_weights(fc1) + _conv_weights(fc2)
-    # The convs' and norms' outputs; the weighed sum is no module's output.
-    activations = conv.activations + norm.activations + 2 * layer.hidden + candidates
-    return LayerFigures(params, macs, out, activations)
-
-
-def _selective_kernel(layer: SelectiveKernel, shape: Shape) -> LayerFigures:
-    """Two paths of a conv and a norm, then two 1x1 convs and a norm on their pooled sum."""
-    inputs: Shape = (layer.paths[0].in_channels, shape[1], shape[2])
-    params: dict[str, int] = {}
-    macs = activations = 0
-    for index, conv in enumerate(layer.paths):
-        path = _layer(conv, inputs)
-        norm = _layer(layer.norm, path.shape)
-        params[f"paths.{index}.conv"] = path.params[""]
-        params.update({f"paths.{index}.bn": norm.params[""]} if norm.params else {})
-        macs += path.macs
-        activations += path.activations + norm.activations
-    channels, hidden, bias = layer.channels, layer.hidden, layer.paths[0].bias
-    params["attn.fc_reduce"] = channels * hidden + (hidden if bias else 0)
-    if layer.norm.trainable:
-        params["attn.bn"] = 2 * hidden
-    params["attn.fc_select"] = hidden * 2 * channels + (2 * channels if bias else 0)
-    macs += 3 * channels * hidden
-    # The weighed sum is no module's output.
-    activations += 2 * hidden + 2 * channels
-    return LayerFigures(params, macs, path.shape, activations)
-
-
-def _conv_weights(conv: Conv) -> int:
+def conv_weights(conv: Conv) -> int:
     return conv.kernel_size**2 * conv.in_channels // conv.groups * conv.out_channels
 
 
-def _out(size: int, kernel: int, stride: int, padding: int, ceil: bool) -> int:
+def output_size(size: int, kernel: int, stride: int, padding: int, ceil: bool) -> int:
     """PyTorch's output length of a convolution or pool along one axis."""
     span = size + 2 * padding - kernel
     if span < 0:

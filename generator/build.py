@@ -9,7 +9,8 @@ from .errors import Problem, SpecError
 from .files import Output
 from .load import LoadedSpec, load
 from .provenance import Provenance
-from .render import render_card, render_model
+from .render.card import render_card
+from .render.model import render_model
 from .resources import is_zoo_file, project_root
 from .verify import verify_source
 

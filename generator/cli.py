@@ -258,7 +258,7 @@ def show(
     """Per-stage table of SPEC: blocks, channels, stride, output size, parameters,
     multiply-adds and activation memory (float32, batch 1)."""
     from .analysis import analyse
-    from .plan import PlanError
+    from .errors import PlanError
 
     (loaded,) = load_all([spec], overrides, name)
     try:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .analysis import Analysis
+from .blocks import FAMILIES, family_of
 from .plan import Plan, StagePlan
-from .spec import GROUPED_NORMS, SELECTIVE_KERNEL_KINDS
+from .spec import GROUPED_NORMS
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,7 @@ def describe(plan: Plan) -> dict[str, str]:
         "stages.shortcut_norm": _yes(plan.shortcut_norm),
         "stages.shortcut_kernel": f"{plan.shortcut_kernel}x{plan.shortcut_kernel}",
         "stages.reduce_first": str(plan.reduce_first),
-        "stages.scale": str(plan.scale) if "res2net" in plan.block_kinds else "-",
-        "stages.radix": str(plan.radix) if "resnest" in plan.block_kinds else "-",
-        "stages.avd": plan.avd if "resnest" in plan.block_kinds else "-",
-        **_selective_kernel_facts(plan),
+        **{field: fact for family in FAMILIES for field, fact in family.facts(plan).items()},
         "stages.attention": plan.attention,
         "stages.branch_activation": _yes(plan.branch_activation),
         "stages.drop_path_float32": _yes(plan.drop_path_float32),
@@ -70,29 +68,10 @@ def describe(plan: Plan) -> dict[str, str]:
     return facts
 
 
-def _selective_kernel_facts(plan: Plan) -> dict[str, str]:
-    settings = plan.selective_kernel
-    used = set(SELECTIVE_KERNEL_KINDS) & set(plan.block_kinds)
-    facts = {
-        "reduction": str(settings.reduction),
-        "divisor": str(settings.divisor),
-        "split_input": _yes(settings.split_input),
-    }
-    return {f"stages.selective_kernel.{key}": v if used else "-" for key, v in facts.items()}
-
-
 def _stage_text(stage: StagePlan, plan: Plan) -> str:
     """A stage in one line: everything its blocks are built from."""
     attention = plan.attention
-    words = [f"{stage.depth} x {stage.block}"]
-    if stage.block in ("bottleneck", "sk_bottleneck") and not stage.pruned:
-        words.append(f"inner width {stage.width}")
-    elif stage.block == "res2net":
-        words.append(f"{plan.scale} splits of {stage.width}")
-    if stage.pruned:
-        words.append("pruned widths " + ", ".join(f"{a}/{b}" for a, b in stage.pruned))
-    elif stage.block == "resnest":
-        words.append(f"inner width {stage.width} x radix {plan.radix}")
+    words = [f"{stage.depth} x {stage.block}", *family_of(stage.block).stage_words(stage, plan)]
     words += [f"{stage.out_channels} channels", f"stride {stage.stride}"]
     if (stage.first_dilation, stage.dilation) != (1, 1):
         words.append(f"dilation {stage.first_dilation}, then {stage.dilation}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+FieldPath = tuple[str | int, ...]
+Finding = tuple[FieldPath, str]  # the field to change, and what is wrong
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -36,12 +39,24 @@ class SpecError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class PlanError(Exception):
+    """A spec whose fields are each fine but whose network cannot be built as given."""
+
+    def __init__(self, problems: list[Finding]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(message for _, message in problems))
+
+
 def describe(value: object, limit: int = 40) -> str:
     """A short, single-line rendering of a user's value for an error message."""
     text = repr(value)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
 
 
 def dotted(path: tuple[str | int, ...]) -> str:

@@ -1,6 +1,6 @@
 """`resnetgen import`: a timm or torchvision model, built with the user's arguments, as a spec.
 
-The model's module tree is read into spec data (`generator.model_reader`), written as
+The model's module tree is read into spec data (`generator.readers.tree`), written as
 the shortest spec that reproduces it (`generator.shortest`), and that spec is built in
 memory and held to the model, module by module, before it is written. Only this
 command imports torch and the reference libraries.
@@ -73,7 +73,8 @@ def spec_for(
 ) -> Shortest:
     """The shortest spec of `model`: `reference` built with `arguments`, its checkpoints
     `loadable` or not."""
-    from .model_reader import NotExpressible, read_model
+    from .readers.common import NotExpressible
+    from .readers.tree import read_model
 
     command = _command(reference, arguments)
     where = Location(command)
@@ -93,7 +94,7 @@ def spec_for(
 
 def check_same_model(loaded: LoadedSpec, model: Any) -> None:
     """Hold the spec's generated model to `model`: keys, shapes, dtypes, every layer."""
-    from .model_reader import layer_differences
+    from .readers.differences import layer_differences
 
     generated = instantiate(loaded, meta=True)
     where = Location(str(loaded.path))

@@ -17,12 +17,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .analysis import Analysis, analyse
-from .errors import Location, Problem, SpecError, describe, dotted
+from .errors import FieldPath, Location, PlanError, Problem, SpecError, describe, dotted
 from .inherit import ResolvedSource, apply_overrides, override_options, resolve
-from .plan import Plan, PlanError, build_plan
+from .plan import Plan, build_plan
 from .resources import names_a_file, zoo_names, zoo_path
 from .rules import check_consistency
-from .spec import FieldPath, Spec
+from .spec import Spec
 
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the largest zoo model has 0.47 G
 

@@ -40,6 +40,10 @@ def describe_network(plan: Plan, analysis: Analysis) -> str:
     )
 
 
+def size_line(analysis: Analysis) -> str:
+    return f"{analysis.params:,} parameters, {format_macs(analysis.macs)} multiply-adds"
+
+
 def format_bytes(count: int) -> str:
     return f"{count / 2**20:.1f} MiB"
 

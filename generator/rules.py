@@ -1,33 +1,32 @@
 """Rules across fields: what a spec may not combine, though every value is fine alone.
 
 Each rule is a function of the validated spec yielding (path of the field to change,
-what is wrong). The rules run on a spec whose broken values were left out, so that all
-of a spec's problems are reported at once; a rule that reads a field left out is not
-trusted and its findings are dropped, since the default that stood in for the field is
-not what the user wrote.
+what is wrong); a block family's own rules live with it (`generator.blocks`). The rules
+run on a spec whose broken values were left out, so that all of a spec's problems are
+reported at once; a rule that reads a field left out is not trusted and its findings
+are dropped, since the default that stood in for the field is not what the user wrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, get_args
 
 from pydantic import BaseModel
 
+from .blocks import FAMILIES
+from .blocks.family import Rule
+from .errors import FieldPath, Finding, entries
 from .layouts import LAYOUTS
 from .spec import (
     ACTIVATING_NORMS,
     BASIC_KINDS,
     GROUPED_NORMS,
     PLAIN_KINDS,
-    SELECTIVE_KERNEL_KINDS,
+    STRIDE_ON_KINDS,
     BlockKind,
-    FieldPath,
     Spec,
 )
-
-Finding = tuple[FieldPath, str]
-Rule = Callable[[Any], Iterator[Finding]]
 
 
 def check_consistency(spec: Spec, unsure: Collection[FieldPath] = ()) -> list[Finding]:
@@ -68,27 +67,17 @@ def _one_per_stage(field: str) -> Rule:
     def rule(spec: Any) -> Iterator[Finding]:
         values, count = getattr(spec.stages, field), len(spec.stages.depths)
         if values is not None and len(values) != count:
-            message = f"has {_entries(len(values))} but depths has {count}; give one per stage"
+            message = f"has {entries(len(values))} but depths has {count}; give one per stage"
             yield ("stages", field), message
 
     return rule
 
 
-def _entries(count: int) -> str:
-    return f"{count} entry" if count == 1 else f"{count} entries"
-
-
 def _block_count(spec: Any) -> Iterator[Finding]:
     given, count = len(spec.stages.block), len(spec.stages.depths)
     if given not in (1, count):
-        message = f"has {_entries(given)} but depths has {count}; give one, or one per stage"
+        message = f"has {entries(given)} but depths has {count}; give one, or one per stage"
         yield ("stages", "block"), message
-
-
-def _stride_on(spec: Any) -> Iterator[Finding]:
-    if "bottleneck" not in spec.stages.block and spec.stages.stride_on != "3x3":
-        message = "applies to bottleneck blocks only, and this network has none"
-        yield ("stages", "stride_on"), message
 
 
 def _bottleneck_only(field: str, default: int) -> Rule:
@@ -221,67 +210,9 @@ def _anti_alias(spec: Any) -> Iterator[Finding]:
         return
     if spec.stages.preactivation:
         yield ("anti_alias",), "applies to post-activation blocks only"
-    elif "bottleneck" in spec.stages.block and spec.stages.stride_on != "3x3":
+    elif set(STRIDE_ON_KINDS) & set(spec.stages.block) and spec.stages.stride_on != "3x3":
         message = "follows the stride of a 3x3 conv; with stride_on 1x1 no 3x3 strides"
         yield ("anti_alias",), message
-
-
-def _res2net(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    if "res2net" not in stages.block:
-        if stages.scale != 4:
-            yield ("stages", "scale"), "applies to res2net blocks only, and this network has none"
-        return
-    # timm's Res2Net block strides on its 3x3 convs, after its norms; like timm's, it
-    # takes no anti-aliasing or first-conv reduction, which other blocks and the stem do.
-    if stages.preactivation:
-        yield ("stages", "preactivation"), "res2net blocks are post-activation only"
-    if stages.stride_on != "3x3" and "bottleneck" in stages.block:
-        yield ("stages", "stride_on"), "res2net blocks stride on their 3x3 convs only"
-
-
-def _resnest(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    if "resnest" not in stages.block:
-        for field, default in (("radix", 2), ("avd", "none")):
-            if getattr(stages, field) != default:
-                message = "applies to resnest blocks only, and this network has none"
-                yield ("stages", field), message
-        return
-    # What timm's ResNeSt block refuses to build, or builds only one way.
-    if stages.preactivation:
-        yield ("stages", "preactivation"), "resnest blocks are post-activation only"
-    if stages.stride_on != "3x3" and "bottleneck" in stages.block:
-        yield ("stages", "stride_on"), "resnest blocks stride on their 3x3 conv or its pool"
-    if stages.reduce_first != 1:
-        yield ("stages", "reduce_first"), "resnest blocks keep their first conv's full width"
-    if stages.attention.type != "none":
-        yield ("stages", "attention", "type"), "resnest blocks take no channel attention"
-    if spec.anti_alias != "none":
-        yield ("anti_alias",), "resnest blocks take no anti-aliasing"
-
-
-def _selective_kernel(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    if not set(SELECTIVE_KERNEL_KINDS) & set(stages.block):
-        for field in sorted(stages.selective_kernel.model_fields_set):
-            message = "applies to sk_basic and sk_bottleneck blocks only, and this network has none"
-            yield ("stages", "selective_kernel", field), message
-        return
-    # timm's selective-kernel blocks stride on their selective kernel, after its norms.
-    if stages.preactivation:
-        yield ("stages", "preactivation"), "sk blocks are post-activation only"
-    if stages.stride_on != "3x3" and {"bottleneck", "sk_bottleneck"} <= set(stages.block):
-        yield ("stages", "stride_on"), "sk bottlenecks stride on their selective kernel only"
-    if spec.anti_alias != "none":
-        yield ("anti_alias",), "sk blocks take no anti-aliasing"
-
-
-def _branch_activation(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    if stages.branch_activation and ("basic" not in stages.block or stages.preactivation):
-        message = "applies to post-activation basic blocks only, and this network has none"
-        yield ("stages", "branch_activation"), message
 
 
 def _layout(spec: Any) -> Iterator[Finding]:
@@ -298,29 +229,6 @@ def _layout(spec: Any) -> Iterator[Finding]:
         yield ("anti_alias",), f"the {layout.name} layout has no anti-aliasing pools"
 
 
-def _pruned(spec: Any) -> Iterator[Finding]:
-    stages = spec.stages
-    channels, widths = stages.pruned_channels, stages.pruned_widths
-    for field, value, other in (
-        ("pruned_channels", channels, widths),
-        ("pruned_widths", widths, channels),
-    ):
-        if value is not None and other is None:
-            yield ("stages", field), "comes with the other of pruned_channels and pruned_widths"
-    if widths is None or channels is None:
-        return
-    if set(stages.block) != {"bottleneck"} or stages.preactivation:
-        yield ("stages", "pruned_widths"), "applies to post-activation bottleneck blocks only"
-    if stages.reduce_first != 1:
-        yield ("stages", "reduce_first"), "a pruned network gives its first convs' widths"
-    if len(widths) == len(stages.depths):
-        for index, (blocks, depth) in enumerate(zip(widths, stages.depths, strict=True)):
-            if len(blocks) != depth:
-                blocks_text = f"{depth} block" + ("s" if depth != 1 else "")
-                message = f"has {_entries(len(blocks))} but stage {index + 1} has {blocks_text}"
-                yield ("stages", "pruned_widths", index), message
-
-
 RULES: tuple[Rule, ...] = (
     _one_per_stage("widths"),
     _one_per_stage("strides"),
@@ -328,7 +236,6 @@ RULES: tuple[Rule, ...] = (
     _one_per_stage("pruned_channels"),
     _one_per_stage("pruned_widths"),
     _block_count,
-    _stride_on,
     _bottleneck_only("groups", 1),
     _bottleneck_only("width_per_group", 64),
     _frozen_zero_init,
@@ -346,10 +253,6 @@ RULES: tuple[Rule, ...] = (
     _pool_zero_padded,
     _anti_alias,
     _shortcut_kernel,
-    _res2net,
-    _resnest,
-    _selective_kernel,
     _layout,
-    _branch_activation,
-    _pruned,
+    *(rule for family in FAMILIES for rule in family.rules),
 )

@@ -20,9 +20,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .analysis import analyse
+from .errors import PlanError
 from .inherit import OWN_FIELDS, deep_merge, resolve
-from .plan import Plan, PlanError, StagePlan, build_plan
-from .render import LINE_LENGTH
+from .plan import Plan, StagePlan, build_plan
+from .render.text import LINE_LENGTH
 from .resources import is_zoo_file, zoo_names, zoo_path
 from .rules import check_consistency
 from .source import reads_as_string
@@ -125,6 +126,8 @@ def _distance(first: Plan, second: Plan) -> int:
         if field.name == "stages":
             differences += abs(len(a) - len(b)) * len(fields(StagePlan))
             differences += sum(_distance_of(x, y) for x, y in zip(a, b, strict=False))
+        elif field.name == "block_settings":  # one setting each, as any other field
+            differences += sum(x != y for x, y in zip(a, b, strict=True))
         elif is_dataclass(a):
             differences += _distance_of(a, b)
         else:

@@ -28,7 +28,7 @@ from pydantic import (
 BlockKind = Literal["basic", "bottleneck", "res2net", "resnest", "sk_basic", "sk_bottleneck"]
 BASIC_KINDS = ("basic", "sk_basic")  # blocks of two 3x3 convs: no inner width, one group
 PLAIN_KINDS = ("basic", "bottleneck")  # resnet.py's own, which every layout names
-SELECTIVE_KERNEL_KINDS = ("sk_basic", "sk_bottleneck")
+STRIDE_ON_KINDS = ("bottleneck",)  # blocks whose stride stages.stride_on places
 AvdPlace = Literal["none", "before", "after"]
 StemType = Literal["classic", "deep", "cifar"]
 PoolType = Literal["max", "conv", "none"]
@@ -455,6 +455,3 @@ class Spec(_Section):
         "and its pool in stem, blocks in stages.N.blocks with norm1, norm2, ..., shortcuts "
         "as downsample.conv and downsample.norm, a 1x1 conv classifier as head.fc).",
     )
-
-
-FieldPath = tuple[str | int, ...]

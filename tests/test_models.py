@@ -7,8 +7,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from resnetgen.analysis import analyse
+from resnetgen.errors import PlanError
 from resnetgen.load import load
-from resnetgen.plan import PlanError
 
 from .conftest import ZOO, build_into, import_file
 

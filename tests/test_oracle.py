@@ -42,7 +42,8 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from resnetgen.importer import check_same_model, instantiate
 from resnetgen.load import load
-from resnetgen.model_reader import NotExpressible, read_model
+from resnetgen.readers.common import NotExpressible
+from resnetgen.readers.tree import read_model
 from resnetgen.shortest import shortest_spec
 
 from .conftest import randomise_norms

@@ -20,8 +20,8 @@ import torch
 
 from resnetgen.importer import instantiate
 from resnetgen.load import LoadedSpec, load
-from resnetgen.model_reader import read_model
 from resnetgen.plan import Plan
+from resnetgen.readers.tree import read_model
 from resnetgen.references import build_reference
 from resnetgen.shortest import anonymous, shortest_spec
 

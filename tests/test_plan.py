@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from resnetgen.load import load
-from resnetgen.plan import (
+from resnetgen.layers import (
     AvgPool,
     Conv,
     EfficientChannelAttention,
@@ -13,6 +12,7 @@ from resnetgen.plan import (
     PadChannels,
     SqueezeExcite,
 )
+from resnetgen.load import load
 
 
 def _layers(name: str) -> dict[str, object]:

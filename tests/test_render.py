@@ -12,7 +12,7 @@ import pytest
 from resnetgen import __version__
 from resnetgen.build import load_all, outputs
 from resnetgen.provenance import provenance_state
-from resnetgen.render import docstring_text
+from resnetgen.render.text import docstring_text
 from resnetgen.spec import RESERVED_NAMES
 
 from .conftest import ZOO

@@ -11,8 +11,8 @@ import torch
 import torchvision
 from torchvision.ops.misc import FrozenBatchNorm2d as TorchvisionFrozenBatchNorm2d
 
+from resnetgen.layers import Conv, Norm
 from resnetgen.load import load
-from resnetgen.plan import Conv, Norm
 
 from .conftest import build_into, build_model, import_file, randomise_norms
 

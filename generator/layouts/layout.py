@@ -1,17 +1,21 @@
-"""Layouts: what each part of a network is called in one family's checkpoints.
+"""A layout: what each part of a network is called in one library's checkpoints.
 
 The plan says what the network is; its layout says what the modules are called and how
-they nest, so that the same network loads the checkpoints of another family of models.
-A layout is a row of this table: the plan names its layers from it, the templates name
-their attributes from it, and `rules` refuses what a row has no names for.
+they nest, so that the same network loads the checkpoints of another library. A layout
+is a row of names (`Layout`): the plan names its layers from it, the templates name
+their attributes from it, and `rules` refuses what a row has no names for. Where
+`import` reads that library's models, the layout's `View` shows their module trees
+under resnet.py's names.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import get_args
+from typing import Any
 
-from .spec import PLAIN_KINDS, BlockKind, LayoutName
+from ..spec import BlockKind, LayoutName
 
 
 @dataclass(frozen=True)
@@ -73,59 +77,23 @@ class Layout:
         return f"downsample.{part if self.named_shortcut else position}"
 
 
-_RESNET_BLOCKS = frozenset[BlockKind](get_args(BlockKind))
-_PLAIN_BLOCKS = frozenset[BlockKind](PLAIN_KINDS)
+@dataclass(frozen=True)
+class View:
+    """How the tree reader sees one library's networks: under resnet.py's names.
 
-LAYOUTS: dict[LayoutName, Layout] = {
-    "resnet": Layout(
-        "resnet",
-        stem=None,
-        norm="bn",
-        numbers_one_conv=True,
-        stem_pool="maxpool",
-        stages=None,
-        named_shortcut=False,
-        shortcut_first=False,
-        attention="se",
-        classifier="fc",
-        conv_classifier=False,
-        blocks=_RESNET_BLOCKS,
-        preactivation=True,
-        pool_conv=True,
-        anti_alias=True,
-    ),
-    "legacy_senet": Layout(
-        "legacy_senet",
-        stem="layer0",
-        norm="bn",
-        numbers_one_conv=True,
-        stem_pool="pool0",
-        stages=None,
-        named_shortcut=False,
-        shortcut_first=False,
-        attention="se_module",
-        classifier="last_linear",
-        conv_classifier=False,
-        blocks=_PLAIN_BLOCKS,
-        preactivation=False,
-        pool_conv=False,
-        anti_alias=False,
-    ),
-    "resnetv2": Layout(
-        "resnetv2",
-        stem="stem",
-        norm="norm",
-        numbers_one_conv=False,
-        stem_pool="stem.pool",
-        stages="stages",
-        named_shortcut=True,
-        shortcut_first=True,
-        attention="se",
-        classifier="head.fc",
-        conv_classifier=True,
-        blocks=_PLAIN_BLOCKS,
-        preactivation=True,
-        pool_conv=False,
-        anti_alias=False,
-    ),
-}
+    `children` maps the network's children to resnet.py's (conv1, bn1, maxpool,
+    layer1..., fc), `shortcut` a block's shortcut module to resnet.py's Sequential, and
+    `names` turns a name of the view back into the library's own, for errors.
+    """
+
+    layout: LayoutName
+    networks: tuple[str, ...]  # the classes of the networks it reads
+    children: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    shortcut: Callable[[Any, str], Any] | None = None
+    names: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = ()
+
+    def own_name(self, name: str) -> str:
+        """A module's name in the library's tree, from its name in the view."""
+        for pattern, original in self.names:
+            name = re.sub(pattern, original, name)
+        return name

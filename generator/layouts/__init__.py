@@ -1,0 +1,19 @@
+"""The layouts, one module each: a row of names for the plan and the templates, and a
+view of the library's module trees for `import`. A new layout is a module here, added
+to the table below and its name to the spec's LayoutName (CONTRIBUTING.md)."""
+
+from __future__ import annotations
+
+from ..spec import LayoutName
+from . import legacy_senet, resnet, resnetv2
+from .layout import Layout, View
+
+_MODULES = (resnet, legacy_senet, resnetv2)
+LAYOUTS: dict[LayoutName, Layout] = {module.LAYOUT.name: module.LAYOUT for module in _MODULES}
+# The view of each network class the tree reader reads, by the class's qualified name.
+VIEWS: dict[str, View] = {
+    network: module.VIEW for module in _MODULES for network in module.VIEW.networks
+}
+DEFAULT_VIEW = resnet.VIEW  # the reader's own names, for any other network
+
+__all__ = ["DEFAULT_VIEW", "LAYOUTS", "VIEWS", "Layout", "View"]

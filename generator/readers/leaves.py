@@ -1,0 +1,268 @@
+"""The leaves of a module tree, as the tree reader reads them: convs, norms, activations
+and anti-aliasing pools, and the settings the first of each fixes for the whole network."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from .common import NotExpressible, class_name, short_name, side
+
+STD_CONV = "timm.layers.std_conv.StdConv2d"
+FROZEN_NORM = "torchvision.ops.misc.FrozenBatchNorm2d"
+# timm's norms that hold their activation, in its ConvNormAct and resnetv2.py's blocks
+BATCH_NORM_ACT = "timm.layers.norm_act.BatchNormAct2d"
+GROUP_NORM_ACT = "timm.layers.norm_act.GroupNormAct"
+FROZEN_NORM_ACT = "timm.layers.norm_act.FrozenBatchNormAct2d"
+NORM_ACTS = {BATCH_NORM_ACT, GROUP_NORM_ACT, FROZEN_NORM_ACT}
+# timm's norms that are their own activation, and that activation's parameter
+EVONORM_S0 = "timm.layers.evo_norm.EvoNorm2dS0"
+FILTER_RESPONSE_NORM = "timm.layers.filter_response_norm.FilterResponseNormTlu2d"
+NORM_ACTIVATIONS = {EVONORM_S0: "v", FILTER_RESPONSE_NORM: "tau"}
+# Norm settings every norm of the language has.
+EPS, MOMENTUM = 1e-5, 0.1
+
+
+@dataclass
+class Setting:
+    """A network-wide setting (norm, activation, conv bias): the first module fixes it."""
+
+    what: str
+    value: object = None
+    where: str = ""
+
+    def see(self, value: object, module: str) -> None:
+        if self.where and value != self.value:
+            raise NotExpressible(
+                module,
+                f"{self.what} {_shown(value)}, where {self.where} has {_shown(self.value)}; "
+                f"the spec language has one {self.what} for the whole network",
+            )
+        if not self.where:
+            self.value, self.where = value, module
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return " with ".join(str(part) for part in value)
+    return str(value)
+
+
+class Leaves:
+    """The leaf modules' reading, and what they fix: the norm, the activation, the convs'
+    bias and weight standardisation, anti-aliasing, the first conv's reduction. Block
+    families keep settings of their own here too (`setting`), and lists (`seen`)."""
+
+    def __init__(self) -> None:
+        self.norm = Setting("norm")
+        self.activation = Setting("activation")
+        self.bias = Setting("conv bias")
+        self.anti_alias = Setting("anti-aliasing")
+        self.reduce_first = Setting("first-conv reduction")
+        self.standardization = Setting("conv weight standardisation")
+        # Each bottleneck's three convs and name, for the pruned check once all are read.
+        self.prunable: list[tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, str]] = []
+        self._settings: dict[str, Setting] = {}
+        self._seen: defaultdict[str, list[Any]] = defaultdict(list)
+
+    def setting(self, what: str) -> Setting:
+        """The network-wide setting `what` (a block family's), made when first asked for."""
+        return self._settings.setdefault(what, Setting(what))
+
+    def seen(self, what: str) -> list[Any]:
+        """What the reading collected under `what`, for a decision once all is read."""
+        return self._seen[what]
+
+    def conv(self, module: nn.Module | None, name: str, kernel: int | None = None) -> nn.Conv2d:
+        """A square, zero-padded Conv2d of `kernel` (any size if None) that keeps the size
+        of its input but for its stride."""
+        standardised = module is not None and class_name(module) == STD_CONV
+        if type(module) is not nn.Conv2d and not standardised:
+            found = short_name(module) if module is not None else "nothing"
+            raise NotExpressible(name, f"{found} where a Conv2d belongs")
+        self.standardization.see(module.eps if standardised else None, name)
+        sides = [module.kernel_size, module.stride, module.padding, module.dilation]
+        if any(len(set(side)) != 1 for side in sides) or module.padding_mode != "zeros":
+            raise NotExpressible(name, "a conv with unequal sides or other padding than zeros")
+        size = module.kernel_size[0]
+        if kernel is not None and size != kernel:
+            message = f"a {size}x{size} conv where the language has a {kernel}x{kernel}"
+            raise NotExpressible(name, message)
+        if module.padding[0] != module.dilation[0] * (size // 2):
+            raise NotExpressible(name, f"padding {module.padding[0]} does not keep the size")
+        self.bias.see(module.bias is not None, name)
+        return module
+
+    def norm_of(
+        self, module: nn.Module | None, name: str, channels: int, with_act: bool = False
+    ) -> None:
+        self.norm.see(norm_kind(module, name, with_act), name)
+        size = norm_channels(module)
+        if size != channels:
+            raise NotExpressible(name, f"normalises {size} channels where {channels} arrive")
+
+    def norm_and_act(
+        self,
+        norm: nn.Module | None,
+        act: nn.Module | None,
+        names: tuple[str, str],
+        channels: int,
+    ) -> None:
+        """A norm and the activation after it: two modules, or timm's norm holding the
+        activation (a view shows it followed by its own activation)."""
+        if norm is not None and class_name(norm) in NORM_ACTIVATIONS:
+            self.norm_of(norm, names[0], channels, with_act=True)
+            if act is not None and type(act) is not nn.Identity:
+                raise NotExpressible(names[1], "an activation after a norm that activates")
+            return
+        held = norm is not None and class_name(norm) in NORM_ACTS and act is norm.act
+        self.norm_of(norm, names[0], channels, with_act=held)
+        self.act(act, f"{names[0]}.act" if held else names[1])
+
+    def act(self, module: nn.Module | None, name: str) -> None:
+        self.activation.see(activation_kind(module, name), name)
+
+    def anti_aliasing(self, module: nn.Module, name: str, channels: int) -> int:
+        """The stride of an anti-aliasing pool, once its kind is the network's."""
+        if type(module) is nn.AvgPool2d:
+            kernel, stride, padding = (
+                side(v) for v in (module.kernel_size, module.stride, module.padding)
+            )
+            if kernel != stride or padding != 0 or module.ceil_mode:
+                raise NotExpressible(name, "an average pool other than timm's anti-aliasing one")
+            self.anti_alias.see("avg", name)
+            return stride
+        if short_name(module) == "BlurPool2d" and class_name(module).startswith("timm."):
+            if module.filt_size != 3 or module.pad_mode != "reflect" or module.channels != channels:
+                raise NotExpressible(name, "a blur pool other than timm's 3x3 binomial filter")
+            self.anti_alias.see("blur", name)
+            return module.stride
+        raise NotExpressible(name, f"{short_name(module)} where an anti-aliasing pool belongs")
+
+    def reduction(self, first: nn.Conv2d, width: int, name: str) -> None:
+        """How much a block's first conv narrows its inner width, as timm's
+        block_reduce_first does (width // reduce_first)."""
+        fits = [r for r in range(1, 9) if width // r == first.out_channels]
+        if not fits:
+            raise NotExpressible(
+                name,
+                f"{first.out_channels} channels where the inner width is {width}; the "
+                "language's first conv has the inner width divided by 1 to 8",
+            )
+        self.reduce_first.see(fits[0], name)
+
+    def block_anti_aliasing(
+        self, parts: dict[str, nn.Module], name: str, channels: int
+    ) -> int | None:
+        """The stride a block's anti-aliasing pool takes from its 3x3 conv; None without one."""
+        pool = parts.get("aa")
+        if pool is None or type(pool) is nn.Identity:
+            return None
+        return self.anti_aliasing(pool, f"{name}.aa", channels)
+
+
+def zero_padding(module: nn.Module) -> int | None:
+    """The pixels a zero padding adds on every side; None for anything else."""
+    if type(module) not in (nn.ConstantPad2d, nn.ZeroPad2d) or module.value != 0:
+        return None
+    sides = set(module.padding)
+    return sides.pop() if len(sides) == 1 else None
+
+
+def is_linear(module: nn.Module) -> bool:
+    """nn.Linear, or timm's subclass of it (same computation; pruned networks' heads)."""
+    return type(module) is nn.Linear or class_name(module) == "timm.layers.linear.Linear"
+
+
+def drop_rate(module: nn.Module | None, name: str) -> float:
+    if module is None or type(module) is nn.Identity:
+        return 0.0
+    if short_name(module) == "DropPath" and hasattr(module, "drop_prob"):
+        if not getattr(module, "scale_by_keep", True):
+            raise NotExpressible(name, "stochastic depth without rescaling the kept samples")
+        return float(module.drop_prob)
+    raise NotExpressible(name, f"{short_name(module)} where stochastic depth belongs")
+
+
+def is_classifier_conv(module: nn.Module | None, features: int) -> bool:
+    return (
+        type(module) is nn.Conv2d
+        and module.kernel_size == (1, 1)
+        and module.stride == (1, 1)
+        and module.groups == 1
+        and module.bias is not None
+        and module.in_channels == features
+    )
+
+
+def norm_kind(module: nn.Module | None, name: str, with_act: bool = False) -> tuple[str, ...]:
+    """The kind of a plain norm, or with `with_act` of timm's norm holding its activation.
+    timm's norm with no activation (and no drop) is a plain norm."""
+    kind = class_name(module) if module is not None else ""
+    if not with_act and kind in NORM_ACTS:
+        with_act = type(module.act) is nn.Identity and type(module.drop) is nn.Identity
+    batch = kind == BATCH_NORM_ACT if with_act else type(module) is nn.BatchNorm2d
+    group = (kind == GROUP_NORM_ACT) == with_act and isinstance(module, nn.GroupNorm)
+    frozen = kind == FROZEN_NORM_ACT if with_act else kind == FROZEN_NORM
+    if batch:
+        if (
+            module.eps == EPS
+            and module.momentum == MOMENTUM
+            and module.affine
+            and module.track_running_stats
+        ):
+            return ("batch",)
+        raise NotExpressible(
+            name, "a batch norm with other eps, momentum or statistics than PyTorch's defaults"
+        )
+    if group and module.eps == EPS and module.affine:
+        return ("group", module.num_groups)
+    if not with_act and kind in NORM_ACTIVATIONS:
+        raise NotExpressible(
+            name,
+            f"{short_name(module)} where a norm without an activation belongs; the language's "
+            "EvoNorm-S0 and FRN go where every norm activates (pre-activation blocks)",
+        )
+    if with_act and kind in NORM_ACTIVATIONS:
+        if getattr(module, NORM_ACTIVATIONS[kind]) is None:
+            raise NotExpressible(name, f"{short_name(module)} without its activation")
+        if kind == EVONORM_S0 and module.eps == EPS:
+            return ("evonorm_s0", module.groups)
+        if kind == FILTER_RESPONSE_NORM and module.eps == EPS and module.rms:
+            return ("filter_response",)
+    if frozen and module.eps == EPS:
+        return ("frozen_batch",)
+    found = short_name(module) if module is not None else "nothing"
+    raise NotExpressible(
+        name,
+        f"{found} where a norm belongs; the language has BatchNorm2d, GroupNorm, a "
+        "frozen batch norm, EvoNorm-S0 and FRN with TLU, with eps 1e-5",
+    )
+
+
+def norm_channels(module: nn.Module) -> int:
+    if isinstance(module, nn.GroupNorm):
+        return module.num_channels
+    return module.weight.shape[0]
+
+
+def activation_kind(module: nn.Module | None, name: str) -> str:
+    if type(module) is nn.ReLU:
+        return "relu"
+    if type(module) is nn.SiLU:
+        return "silu"
+    if (type(module) is nn.GELU and module.approximate == "none") or (
+        module is not None and class_name(module) == "timm.layers.activations.GELU"
+    ):
+        return "gelu"
+    if type(module) is nn.LeakyReLU and module.negative_slope == 0.01:
+        return "leaky_relu"
+    found = short_name(module) if module is not None else "nothing"
+    raise NotExpressible(
+        name,
+        f"{found} is not an activation the spec language has (relu, silu, gelu, "
+        "leaky_relu with slope 0.01)",
+    )

@@ -1,0 +1,318 @@
+"""Read a ResNet's module tree back into spec data: the reverse of `build`, for `import`.
+
+Each module is recognised by its class and settings, in the order of the tree; the
+first one the spec language cannot express stops the reading with its name and why.
+The network's spine (stem, stages, shortcuts, attention, head) is read here, each
+block by its family (`generator.blocks`), each library's tree through its layout's
+view (`generator.layouts`). The data holds every field that applies, so that
+`generator.shortest` can leave out whatever a default or a base spec already says.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from torch import nn
+
+from ..blocks import BLOCK_PARTS, FAMILIES, KNOWN_BLOCKS, READ_CLASSES
+from ..blocks.family import ReadBlock
+from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
+from .common import NotExpressible, class_name, short_name, side
+from .leaves import Leaves, Setting, drop_rate, is_classifier_conv, is_linear
+from .network import pruned, stage_fields, zero_init
+from .stem import read_stem
+
+LEGACY_SE = "timm.models.senet.SEModule"
+SE = "timm.layers.squeeze_excite.SEModule"
+ECA = "timm.layers.eca.EcaModule"
+SIGMOIDS = {"torch.nn.modules.activation.Sigmoid", "timm.layers.activations.Sigmoid"}
+LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
+# Besides the stages; torchvision calls the activation relu and the pool avgpool.
+NETWORK_PARTS = {"conv1", "bn1", "act1", "relu", "maxpool", "global_pool", "avgpool", "fc"}
+NETWORK_PARTS |= {"norm", "act"}  # a pre-activation network's last norm
+BLOCK_ACTIVATIONS = ("act1", "act2", "act3", "relu", "act")
+
+
+def read_model(model: nn.Module) -> dict[str, Any]:
+    """Spec data (all but name, description and reference) of a ResNet's module tree."""
+    view = VIEWS.get(class_name(model))
+    try:
+        return TreeReader(view or DEFAULT_VIEW).read(model)
+    except NotExpressible as error:
+        if view is None:
+            raise
+        raise NotExpressible(view.own_name(error.module), error.reason) from None
+
+
+class TreeReader(Leaves):
+    """One reading of one network, seen through its layout's view."""
+
+    def __init__(self, view: View) -> None:
+        super().__init__()
+        self.view = view
+        self.shortcut_kernel = Setting("shortcut kernel")
+
+    def read(self, model: nn.Module) -> dict[str, Any]:
+        children = dict(model.named_children())
+        if self.view.children is not None:
+            children = self.view.children(children)
+        stage_names = _check_layout(model, children)
+        stem = read_stem(self, children)
+        blocks_in = stem["channels"][-1]
+        stages: list[list[ReadBlock]] = []
+        for stage_name in stage_names:
+            stage = self.stage(children[stage_name], stage_name, blocks_in)
+            stages.append(stage)
+            blocks_in = stage[0].out_channels
+        if "norm" in children:  # a pre-activation network's last norm
+            self.norm_and_act(children["norm"], children.get("act"), ("norm", "act"), blocks_in)
+        preactivation = any(block.preact for stage in stages for block in stage)
+        if preactivation != ("norm" in children):
+            raise NotExpressible(
+                "norm",
+                "a last norm without pre-activation blocks, or those without it; the "
+                "language's pre-activation networks have both",
+            )
+        layout = LAYOUTS[self.view.layout]
+        head = self.head(model, children, blocks_in, conv=layout.conv_classifier)
+        data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
+        data["stages"] = stage_fields(stages, stage_names, pruned(self, stages))
+        data["stages"]["shortcut_kernel"] = self.shortcut_kernel.value or 1
+        data["stages"]["reduce_first"] = self.reduce_first.value or 1
+        for family in FAMILIES:
+            data["stages"].update(family.fields(self))
+        data["stages"]["preactivation"] = preactivation
+        data["head"] = head
+        data["conv_bias"] = bool(self.bias.value)
+        norm = self.norm.value
+        data["norm"] = {"type": norm[0], **({"groups": norm[1]} if len(norm) > 1 else {})}
+        if self.activation.value is not None:  # none where every norm is its own
+            data["activation"] = self.activation.value
+        data["anti_alias"] = self.anti_alias.value or "none"
+        data["init"] = {"zero_init_residual": zero_init(stages, norm[0])}
+        data["layout"] = layout.name
+        eps = self.standardization.value
+        data["weight_standardization"] = {"eps": eps} if eps is not None else None
+        return data
+
+    def stage(self, stage: nn.Module, name: str, in_channels: int) -> list[ReadBlock]:
+        if type(stage) is not nn.Sequential or len(stage) == 0:
+            raise NotExpressible(
+                name, f"{short_name(stage)} where a stage (a Sequential of blocks) belongs"
+            )
+        blocks = []
+        for index, block in enumerate(stage):
+            blocks.append(self.block(block, f"{name}.{index}", in_channels))
+            in_channels = blocks[-1].out_channels
+        return blocks
+
+    def block(self, module: nn.Module, name: str, in_channels: int) -> ReadBlock:
+        family, kind = READ_CLASSES.get(class_name(module), (None, None))
+        if family is None or kind is None:
+            reason = (
+                f"{short_name(module)} is not a block the spec language has ({KNOWN_BLOCKS} blocks)"
+            )
+            raise NotExpressible(name, reason)
+        whole = family.read_whole(self, module, name, in_channels)
+        if whole is not None:
+            return whole
+        parts = dict(module.named_children())
+        if "se_module" in parts:  # the legacy SENet's name for it
+            parts["se"] = parts.pop("se_module")
+        for part, child in parts.items():
+            if part not in BLOCK_PARTS:
+                raise NotExpressible(
+                    f"{name}.{part}", f"{short_name(child)} is not a part of a ResNet block"
+                )
+        if "drop_block" in parts and type(parts["drop_block"]) is not nn.Identity:
+            raise NotExpressible(f"{name}.drop_block", "DropBlock is not in the spec language yet")
+        held = family.held_activations(parts)
+        for part in BLOCK_ACTIVATIONS:
+            if part in parts and part not in held:
+                self.act(parts[part], f"{name}.{part}")
+        convs = family.read(self, kind, module, parts, name)
+        takes = convs.takes or convs.first.in_channels
+        if takes != in_channels:
+            message = f"takes {takes} channels where {in_channels} arrive"
+            raise NotExpressible(f"{name}.conv1", message)
+        shortcut, shortcut_norm, shows_dilation = self.shortcut(
+            parts.get("downsample"), f"{name}.downsample", in_channels, convs.out, convs.stride
+        )
+        return ReadBlock(
+            kind=kind,
+            in_channels=in_channels,
+            first_width=convs.first.out_channels,
+            width=convs.width,
+            out_channels=convs.out,
+            stride=convs.stride,
+            stride_on=convs.stride_on,
+            groups=convs.groups,
+            first_dilation=convs.first_dilation,
+            dilation=convs.dilation,
+            shortcut=shortcut,
+            shortcut_norm=shortcut_norm,
+            dilates=shows_dilation or convs.aa_stride == 1,
+            attention=read_attention(parts.get("se"), f"{name}.se"),
+            drop_path=drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
+            last_norm=convs.last_norm,
+        )
+
+    def shortcut(
+        self, module: nn.Module | None, name: str, in_channels: int, out: int, stride: int
+    ) -> tuple[str, bool | None, bool]:
+        """Its kind (identity, projection or avg_down), whether it has a norm, and whether
+        it shows its stage dilated."""
+        if self.view.shortcut is not None:
+            module = self.view.shortcut(module, name)
+        if module is None or type(module) is nn.Identity:
+            return "identity", None, False
+        if type(module) is not nn.Sequential:
+            raise NotExpressible(
+                name, f"{short_name(module)} as a shortcut; the language's is a Sequential"
+            )
+        parts = list(module)
+        pool = None
+        if parts and not isinstance(parts[0], nn.Conv2d):
+            pool, parts = parts[0], parts[1:]
+        kind = "projection" if pool is None else "avg_down"
+        offset = 0 if pool is None else 1
+        if not parts or len(parts) > 2:
+            raise NotExpressible(
+                name, "a shortcut that is not a conv, a norm and perhaps a pool before"
+            )
+        conv = self.conv(parts[0], f"{name}.{offset}")
+        if conv.kernel_size[0] not in (1, 3) or (conv.kernel_size[0] == 3 and pool is not None):
+            raise NotExpressible(
+                f"{name}.{offset}",
+                f"a {conv.kernel_size[0]}x{conv.kernel_size[0]} shortcut conv; the language's "
+                "is a 1x1, or a 3x3 on a strided or dilated projection",
+            )
+        if conv.kernel_size[0] == 3:
+            self.shortcut_kernel.see(3, f"{name}.{offset}")
+        if conv.in_channels != in_channels or conv.out_channels != out:
+            raise NotExpressible(
+                f"{name}.{offset}", "a shortcut conv that does not match its block"
+            )
+        has_norm = len(parts) == 2
+        if has_norm:
+            self.norm_of(parts[1], f"{name}.{offset + 1}", out)
+        # A 3x3 projection at stride 1 shows its stage dilated, as a same-padded pool does.
+        dilated = conv.kernel_size[0] == 3 and stride == 1
+        same_pool = False
+        if pool is not None:
+            same_pool = class_name(pool) == "timm.layers.pool2d_same.AvgPool2dSame"
+            if not (type(pool) in (nn.AvgPool2d, nn.Identity) or same_pool):
+                raise NotExpressible(
+                    f"{name}.0",
+                    f"{short_name(pool)} before a shortcut conv; the language has an average pool",
+                )
+        return kind, has_norm, same_pool or dilated
+
+    def head(
+        self, model: nn.Module, children: dict[str, nn.Module], features: int, conv: bool
+    ) -> dict[str, Any]:
+        """The pool, the dropout and the classifier: a Linear, or with `conv` a 1x1 conv
+        with a bias (BiT's)."""
+        pool_name = "global_pool" if "global_pool" in children else "avgpool"
+        pool = children.get(pool_name)
+        if class_name(pool) == "timm.layers.adaptive_avgmax_pool.SelectAdaptivePool2d":
+            average = pool.pool_type in ("avg", "fast", "fastavg") and not pool.is_identity()
+        else:
+            average = type(pool) is nn.AdaptiveAvgPool2d and side(pool.output_size) == 1
+        if not average:
+            raise NotExpressible(
+                pool_name, f"{_describe_pool(pool)}; the language pools by a global average"
+            )
+        fc = children.get("fc")
+        if type(fc) is nn.Identity:
+            num_classes = 0
+        elif conv and is_classifier_conv(fc, features):
+            num_classes = fc.out_channels
+        elif not conv and is_linear(fc) and fc.bias is not None and fc.in_features == features:
+            num_classes = fc.out_features
+            if num_classes == 0:
+                raise NotExpressible(
+                    "fc",
+                    "a classifier with no outputs; a spec leaves the classifier out with "
+                    "num_classes: 0, as timm does",
+                )
+        else:
+            kind = "1x1 conv" if conv else "Linear"
+            raise NotExpressible(
+                "fc", f"{short_name(fc)} where a {kind} classifier on {features} features belongs"
+            )
+        return {"num_classes": num_classes, "dropout": float(getattr(model, "drop_rate", 0.0))}
+
+
+def read_attention(module: nn.Module | None, name: str) -> tuple[str, int] | None:
+    """A block's channel attention: its kind and size, or None without one."""
+    if module is None or type(module) is nn.Identity:
+        return None
+    kind = class_name(module)
+    if kind == LEGACY_SE:
+        fc1, fc2 = module.fc1, module.fc2
+        plain = (
+            type(module.relu) is nn.ReLU
+            and type(module.sigmoid) is nn.Sigmoid
+            and fc1.bias is not None
+            and fc2.bias is not None
+        )
+        if not plain:
+            raise NotExpressible(name, "a squeeze-and-excitation other than the paper's")
+        return "se", fc1.out_channels
+    if kind == SE:
+        fc1, fc2 = module.fc1, module.fc2
+        plain = (
+            type(module.bn) is nn.Identity
+            and type(module.act) is nn.ReLU
+            and class_name(module.gate) in SIGMOIDS
+            and not module.add_maxpool
+            and fc1.bias is not None
+            and fc2.bias is not None
+        )
+        if not plain:
+            raise NotExpressible(
+                name, "a squeeze-and-excitation other than 1x1 conv, ReLU, 1x1 conv, sigmoid"
+            )
+        return "se", fc1.out_channels
+    if kind == ECA:
+        plain = module.conv2 is None and module.act is None and class_name(module.gate) in SIGMOIDS
+        conv = module.conv
+        if not plain or conv.bias is not None or conv.padding[0] != (conv.kernel_size[0] - 1) // 2:
+            raise NotExpressible(name, "an efficient channel attention other than the paper's")
+        return "eca", conv.kernel_size[0]
+    raise NotExpressible(
+        name, f"{short_name(module)} is an attention the spec language lacks (se, eca)"
+    )
+
+
+def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]:
+    """The names of the stages, once every child is a part of the language's layout."""
+    stage_names = []
+    for name, module in children.items():
+        stage = re.fullmatch(r"layer(\d+)", name)
+        if stage and int(stage.group(1)) == len(stage_names) + 1:
+            stage_names.append(name)
+        elif name not in NETWORK_PARTS:
+            raise NotExpressible(
+                name,
+                f"{short_name(module)} is not a part of the ResNet layout the spec language "
+                f"describes ({LAYOUT})",
+            )
+    if class_name(model) not in VIEWS:
+        raise NotExpressible(
+            "",
+            f"{short_name(model)} is not timm's or torchvision's ResNet, whose forward the spec "
+            "language follows",
+        )
+    if not 1 <= len(stage_names) <= 8:
+        raise NotExpressible("", f"{len(stage_names)} stages; the language has 1 to 8")
+    return stage_names
+
+
+def _describe_pool(pool: nn.Module | None) -> str:
+    if pool is None:
+        return "no global pool"
+    kind = getattr(pool, "pool_type", None)
+    return f"{short_name(pool)} with pool type {kind!r}" if kind is not None else short_name(pool)
