@@ -80,8 +80,15 @@ class _Candidate:
 def network(data: Data) -> Plan | None:
     """What a spec's data builds, with what only names and figures it left out; None when
     the data is not a valid spec."""
+    return _network(json.dumps(data, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(text: str) -> Plan | None:
+    """`network` of the data `text` holds: the search meets the same data many times
+    (every zoo spec extended by the same fields, each shortening tried again)."""
     try:
-        spec = Spec.model_validate(data)
+        spec = Spec.model_validate(json.loads(text))
     except ValidationError:
         return None
     if check_consistency(spec):

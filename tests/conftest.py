@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -13,7 +14,9 @@ import pytest
 import torch
 
 from resnetgen.build import load_all, outputs
+from resnetgen.errors import SpecError
 from resnetgen.files import write_all
+from resnetgen.load import load
 from resnetgen.resources import zoo_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +50,19 @@ def _representatives() -> list[str]:
 
 
 REPRESENTATIVES = _representatives()
+# The zoo, largest first: the parallel workers start the longest tests first, not last.
+BY_SIZE = sorted(ZOO, key=lambda name: -load(name).analysis.params)
+
+
+def grouped(names: list[str]) -> list[object]:
+    """Parameters by zoo name, each in its own xdist group: the tests of one model run in
+    one worker, which builds what they share once."""
+    return [pytest.param(name, marks=pytest.mark.xdist_group(name), id=name) for name in names]
 
 
 def import_file(path: Path) -> ModuleType:
-    """Import a generated file as a fresh module named after it."""
+    """Import a generated file as a fresh module named after it (`module_of` imports each
+    file once, for the tests that only build from it)."""
     name = f"generated_{path.stem}_{abs(hash(path))}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -58,6 +70,12 @@ def import_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@functools.cache
+def module_of(path: Path) -> ModuleType:
+    """A generated file's module, imported once in this process."""
+    return import_file(path)
 
 
 def build_into(directory: Path, *specs: str) -> list[Path]:
@@ -69,6 +87,18 @@ def build_model(spec: Path, directory: Path) -> torch.nn.Module:
     """The model of the spec at `spec`, generated into `directory` and imported."""
     (path,) = [p for p in build_into(directory, str(spec)) if p.suffix == ".py"]
     return getattr(import_file(path), path.stem)()
+
+
+def assert_same_tensor(actual: torch.Tensor, expected: torch.Tensor, msg: str = "") -> None:
+    """torch.testing.assert_close, at the cost of one comparison where the two are equal
+    (as the weights and running statistics of two models that agree are)."""
+    alike = (actual.dtype, actual.device, actual.shape) == (
+        expected.dtype,
+        expected.device,
+        expected.shape,
+    )
+    if not (alike and torch.equal(actual, expected)):
+        torch.testing.assert_close(actual, expected, msg=msg or None)
 
 
 # The norms that are their own activation (timm's and the generated files' classes), and
@@ -114,6 +144,33 @@ def zoo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def smallest_files(zoo_files, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each representative's code body at its smallest: the zoo spec with one block a
+    stage, two in the first stage of each kind of block (its first and a later one, so
+    that both run), where its generated code is then the zoo file's but for the numbers;
+    else the zoo file itself."""
+    project = tmp_path_factory.mktemp("smallest")
+    (project / "pyproject.toml").touch()
+    files = {}
+    for name in REPRESENTATIVES:
+        stages = load(name).plan.stages
+        kinds = [stage.block for stage in stages]
+        depths = [
+            min(stage.depth, 2 if kinds.index(stage.block) == index else 1)
+            for index, stage in enumerate(stages)
+        ]
+        try:
+            loaded = load(name, (f"stages.depths={depths}",))
+        except SpecError:  # a spec whose fields follow its depths (a pruned one's widths)
+            files[name] = zoo_files[name]
+            continue
+        (code, _), _card = write_all(outputs([loaded], str(project / "generated")))
+        same = _code_shape(code.path) == _code_shape(zoo_files[name])
+        files[name] = code.path if same else zoo_files[name]
+    return files
+
+
+@pytest.fixture(scope="session")
 def meta_model(zoo_files):
     """name -> the zoo model built once on the meta device: shapes without memory or time."""
     built: dict[str, torch.nn.Module] = {}
@@ -121,7 +178,7 @@ def meta_model(zoo_files):
     def get(name: str) -> torch.nn.Module:
         if name not in built:
             with torch.device("meta"):
-                built[name] = getattr(import_file(zoo_files[name]), name)().eval()
+                built[name] = getattr(module_of(zoo_files[name]), name)().eval()
         return built[name]
 
     return get

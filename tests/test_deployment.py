@@ -4,13 +4,17 @@ torch.compile, TorchScript, torch.fx, torch.export, ONNX under onnxruntime,
 channels_last, bfloat16 autocast, deepcopy, pickle, state_dict round trips, per-stage
 features, SyncBatchNorm and a two-process DistributedDataParallel step. Each must give
 eager's outputs. REPRESENTATIVES holds one zoo model per distinct code body (see
-conftest); the others differ from theirs only in numbers.
+conftest); the others differ from theirs only in numbers. Each runs at its smallest
+(`smallest_files`: two blocks a stage, where its code stays the zoo file's), built once
+per worker and copied for every test; bfloat16 autocast, held to the reference's own
+precision, runs the zoo model itself.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import itertools
 import json
 import os
 import pickle
@@ -18,6 +22,8 @@ import socket
 import subprocess
 import sys
 import warnings
+from dataclasses import dataclass, field
+from types import ModuleType
 
 import onnxruntime
 import pytest
@@ -27,18 +33,49 @@ from resnetgen.analysis import analyse
 from resnetgen.load import load
 from resnetgen.references import build_reference
 
-from .conftest import REPRESENTATIVES, ROOT, ZOO, import_file, randomise_norms
+from .conftest import REPRESENTATIVES, ROOT, ZOO, grouped, import_file, randomise_norms
 
 SIDE = 64
 
 
-def _model(zoo_files, name: str) -> tuple[torch.nn.Module, torch.Tensor]:
+def _model(module: ModuleType, name: str) -> tuple[torch.nn.Module, torch.Tensor]:
     """An eval-mode model with random norms, and an input for it."""
     generator = torch.Generator().manual_seed(0)
-    model = getattr(import_file(zoo_files[name]), name)().eval()
+    model = getattr(module, name)().eval()
     randomise_norms(model, generator)
     x = torch.randn(2, load(name).plan.in_channels, SIDE, SIDE, generator=generator)
     return model, x
+
+
+@dataclass
+class Deployed:
+    """A representative at its smallest, built once: each test takes a copy."""
+
+    name: str
+    module: ModuleType  # the generated file's, whose classes built the model
+    model: torch.nn.Module
+    x: torch.Tensor
+    logits: torch.Tensor  # eager's, in eval mode
+    shared: dict[str, object] = field(default_factory=dict)  # work two tests share
+
+    def copy(self) -> torch.nn.Module:
+        return copy.deepcopy(self.model)
+
+    def exported(self) -> torch.export.ExportedProgram:
+        """torch.export's program of the model, for the export and ONNX tests both."""
+        if "exported" not in self.shared:
+            self.shared["exported"] = torch.export.export(self.copy(), (self.x,))
+        return self.shared["exported"]  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module", params=grouped(REPRESENTATIVES))
+def deployed(request, smallest_files) -> Deployed:
+    name = request.param
+    module = import_file(smallest_files[name])
+    model, x = _model(module, name)
+    with torch.no_grad():
+        logits = model(x)
+    return Deployed(name, module, model, x, logits)
 
 
 def _same(actual: torch.Tensor, expected: torch.Tensor, relative: float = 1e-5) -> None:
@@ -46,69 +83,55 @@ def _same(actual: torch.Tensor, expected: torch.Tensor, relative: float = 1e-5) 
     torch.testing.assert_close(actual, expected, rtol=relative, atol=relative * scale)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_torch_compile_full_graph(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
+def test_torch_compile_full_graph(deployed: Deployed) -> None:
     torch._dynamo.reset()
-    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    compiled = torch.compile(deployed.copy(), fullgraph=True, backend="eager")
     with torch.no_grad():
-        _same(compiled(x), model(x), 1e-4)
+        _same(compiled(deployed.x), deployed.logits, 1e-4)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_torchscript_with_a_save_and_load(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
+def test_torchscript_with_a_save_and_load(deployed: Deployed) -> None:
+    model, x = deployed.copy(), deployed.x
     buffer = io.BytesIO()
     torch.jit.save(torch.jit.script(model), buffer)
     buffer.seek(0)
     loaded = torch.jit.load(buffer)
     with torch.no_grad():
-        _same(loaded(x), model(x))
+        _same(loaded(x), deployed.logits)
         _same(loaded.forward_stages(x)[-1], model.forward_stages(x)[-1])
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_fx_symbolic_trace(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
-    traced = torch.fx.symbolic_trace(model)
+def test_fx_symbolic_trace(deployed: Deployed) -> None:
+    traced = torch.fx.symbolic_trace(deployed.copy())
     with torch.no_grad():
-        _same(traced(x), model(x))
+        _same(traced(deployed.x), deployed.logits)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_torch_export(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
-    exported = torch.export.export(model, (x,))
+def test_torch_export(deployed: Deployed) -> None:
     with torch.no_grad():
-        _same(exported.module()(x), model(x))
+        _same(deployed.exported().module()(deployed.x), deployed.logits)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_onnx_under_onnxruntime(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
+def test_onnx_under_onnxruntime(deployed: Deployed) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
+        program = torch.onnx.export(deployed.exported(), (deployed.x,), dynamo=True, verbose=False)
     session = onnxruntime.InferenceSession(
         program.model_proto.SerializeToString(), providers=["CPUExecutionProvider"]
     )
-    (logits,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    (logits,) = session.run(None, {session.get_inputs()[0].name: deployed.x.numpy()})
+    _same(torch.from_numpy(logits), deployed.logits, 1e-4)
+
+
+def test_channels_last(deployed: Deployed) -> None:
+    model = deployed.copy().to(memory_format=torch.channels_last)
     with torch.no_grad():
-        _same(torch.from_numpy(logits), model(x), 1e-4)
+        _same(model(deployed.x.to(memory_format=torch.channels_last)), deployed.logits, 1e-4)
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_channels_last(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
-    with torch.no_grad():
-        expected = model(x)
-        model = model.to(memory_format=torch.channels_last)
-        _same(model(x.to(memory_format=torch.channels_last)), expected, 1e-4)
-
-
-@pytest.mark.parametrize("name", REPRESENTATIVES)
+@pytest.mark.parametrize("name", grouped(REPRESENTATIVES))
 def test_bfloat16_autocast(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
+    model, x = _model(import_file(zoo_files[name]), name)
     low, expected = _bfloat16_and_float32(model, x)
     assert low.dtype == torch.bfloat16
     # bfloat16 keeps about three significant digits; where a reference's own model loses
@@ -117,11 +140,22 @@ def test_bfloat16_autocast(zoo_files, name: str) -> None:
     allowed = 0.05
     references = load(name).plan.references
     if references:
-        reference = build_reference(references[0]).eval()
-        reference.load_state_dict(model.state_dict())
+        reference = _reference_holding(references[0], model.state_dict())
         reference_low, reference_expected = _bfloat16_and_float32(reference, x)
         allowed = max(allowed, 1.25 * _departure(reference_low, reference_expected))
     _same(low.float(), expected, allowed)
+
+
+def _reference_holding(reference: str, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The reference model with `state` for its weights, built without an init of its own
+    (no more than the copy's), unless a buffer of its own (timm's blur filter) is not in it."""
+    with torch.device("meta"):
+        model = build_reference(reference)
+    model.load_state_dict(state, assign=True)
+    if any(tensor.is_meta for tensor in itertools.chain(model.parameters(), model.buffers())):
+        model = build_reference(reference)
+        model.load_state_dict(state)
+    return model.eval()
 
 
 def _bfloat16_and_float32(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -136,28 +170,25 @@ def _departure(low: torch.Tensor, expected: torch.Tensor) -> float:
     return ((low.float() - expected).abs().max() / expected.abs().max()).item()
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_copies_pickles_and_state_dicts(zoo_files, name: str, tmp_path) -> None:
-    model, x = _model(zoo_files, name)
+def test_copies_pickles_and_state_dicts(deployed: Deployed, tmp_path) -> None:
+    model, x, expected = deployed.model, deployed.x, deployed.logits
     with torch.no_grad():
-        expected = model(x)
         _same(copy.deepcopy(model)(x), expected, 0)
         _same(pickle.loads(pickle.dumps(model))(x), expected, 0)
         torch.save(model.state_dict(), tmp_path / "weights.pt")
-        fresh = getattr(import_file(zoo_files[name]), name)().eval()
+        fresh = getattr(deployed.module, deployed.name)().eval()
         fresh.load_state_dict(torch.load(tmp_path / "weights.pt", weights_only=True))
         _same(fresh(x), expected, 0)
 
 
 @pytest.mark.parametrize("name", ZOO)
 def test_stage_features_have_the_channels_and_strides_the_spec_promises(
-    zoo_files, name: str
+    meta_model, name: str
 ) -> None:
     plan = load(name).plan
     side = 256 if plan.resize is None else plan.input_size[0]
-    with torch.device("meta"):
-        model = getattr(import_file(zoo_files[name]), name)().eval()
-        features = model.forward_stages(torch.randn(1, plan.in_channels, side, side))
+    model = meta_model(name)
+    features = model.forward_stages(torch.randn(1, plan.in_channels, side, side, device="meta"))
     analysis = analyse(plan, (side, side))
     names = {stage.name for stage in plan.stages}
     stages = [part for part in analysis.parts if part.name in names]
@@ -168,9 +199,9 @@ def test_stage_features_have_the_channels_and_strides_the_spec_promises(
 
 
 @pytest.fixture(scope="session")
-def data_parallel(zoo_files) -> dict[str, dict[str, object]]:
+def data_parallel(smallest_files) -> dict[str, dict[str, object]]:
     """The README's command: examples/ddp.py under torchrun, two CPU processes on gloo."""
-    files = [str(zoo_files[name]) for name in REPRESENTATIVES]
+    files = [str(smallest_files[name]) for name in REPRESENTATIVES]
     # Gloo on the loopback interface: a sandbox's hostname may resolve to one it cannot use.
     environment = {**os.environ, "GLOO_SOCKET_IFNAME": "lo"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
@@ -194,14 +225,13 @@ def test_distributed_data_parallel_step(data_parallel) -> None:
     assert data_parallel == {name: expected for name in REPRESENTATIVES}
 
 
-@pytest.mark.parametrize("name", REPRESENTATIVES)
-def test_sync_batch_norm_conversion(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
+def test_sync_batch_norm_conversion(deployed: Deployed) -> None:
+    model = deployed.model
     batch_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(model))
+    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(deployed.copy())
     assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == batch_norms
     with torch.no_grad():
-        _same(synced(x), model(x), 0)
+        _same(synced(deployed.x), deployed.logits, 0)
 
 
 FOLDABLE = [
@@ -209,12 +239,9 @@ FOLDABLE = [
 ]
 
 
-@pytest.mark.parametrize("name", FOLDABLE)
-def test_the_inference_form_matches_eval(zoo_files, name: str) -> None:
-    model, x = _model(zoo_files, name)
-    module = sys.modules[type(model).__module__]  # the module whose classes built it
-    with torch.no_grad():
-        expected = model(x)
+@pytest.mark.parametrize("deployed", grouped(FOLDABLE), indirect=True)
+def test_the_inference_form_matches_eval(deployed: Deployed) -> None:
+    model, x, expected, module = deployed.model, deployed.x, deployed.logits, deployed.module
     fast = module.for_inference(copy.deepcopy(model))
     norms = (torch.nn.BatchNorm2d, getattr(module, "FrozenBatchNorm2d", torch.nn.BatchNorm2d))
     assert not any(isinstance(m, norms) for m in fast.modules())

@@ -46,7 +46,7 @@ from resnetgen.readers.common import NotExpressible
 from resnetgen.readers.tree import read_model
 from resnetgen.shortest import shortest_spec
 
-from .conftest import randomise_norms
+from .conftest import assert_same_tensor, randomise_norms
 
 LONG_RUN = "RESNETGEN_ORACLE_EXAMPLES" in os.environ
 
@@ -301,8 +301,9 @@ def assert_same_network(
                 got = generated(x)
             torch.testing.assert_close(got, expected)
             taken.append((height, width))
+    updated = generated.state_dict()
     for key, value in reference.state_dict().items():  # running statistics after training
-        torch.testing.assert_close(generated.state_dict()[key], value, msg=key)
+        assert_same_tensor(updated[key], value, msg=key)
     reference.eval()
     generated.eval()
     x = torch.randn(1, channels, *taken[-1], generator=generator)

@@ -21,11 +21,13 @@ import torch
 from resnetgen.importer import instantiate
 from resnetgen.load import LoadedSpec, load
 from resnetgen.plan import Plan
+from resnetgen.readers.state import read_state
 from resnetgen.readers.tree import read_model
 from resnetgen.references import build_reference
-from resnetgen.shortest import anonymous, shortest_spec
+from resnetgen.shortest import anonymous, network, shortest_spec
+from resnetgen.state import state_shapes
 
-from .conftest import ROOT, ZOO, import_file, randomise_norms
+from .conftest import BY_SIZE, ROOT, assert_same_tensor, module_of, randomise_norms
 
 SIZES = [(224, 224), (161, 173)]
 # The largest models' logits at smaller sizes (an odd one still), to keep CI short on two
@@ -33,7 +35,7 @@ SIZES = [(224, 224), (161, 173)]
 LARGE, LARGE_SIZES = 60_000_000, [(128, 128), (97, 103)]
 HUGE, HUGE_SIZES = 300_000_000, [(64, 64), (49, 53)]
 RESULTS = Path(os.environ.get("RESNETGEN_PARITY_RESULTS", ROOT / "build" / "parity.json"))
-CASES = [(name, reference) for name in ZOO for reference in load(name).plan.references]
+CASES = [(name, reference) for name in BY_SIZE for reference in load(name).plan.references]
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +61,26 @@ def test_same_network_as_the_reference(
     imported = _imported(expected, name, reference, tmp_path)  # reads the init too: first
     randomise_norms(expected, generator)
     with torch.device("meta"):  # no init: every tensor comes from the reference
-        actual = getattr(import_file(zoo_files[name]), name)()
+        actual = getattr(module_of(zoo_files[name]), name)()
 
     want, got = expected.state_dict(), actual.state_dict()
     assert list(got) == list(want)
     assert {k: (v.shape, v.dtype) for k, v in got.items()} == {
         k: (v.shape, v.dtype) for k, v in want.items()
     }
-    actual.load_state_dict({k: v.clone() for k, v in want.items()}, strict=True, assign=True)
+    # The two models share the weights, which no forward changes, and each has its own
+    # buffers, which train mode updates; those are kept as they start, for the import's
+    # model below.
+    buffers = {key: want[key].clone() for key, _ in expected.named_buffers() if key in want}
+    actual.load_state_dict({**want, **buffers}, strict=True, assign=True)
+    initial = {**want, **{key: value.clone() for key, value in buffers.items()}}
     assert sum(p.numel() for p in actual.parameters()) == sum(
         p.numel() for p in expected.parameters()
     )
     assert sum(p.numel() for p in actual.parameters()) == load(name).analysis.params
 
     worst = 0.0
+    first: tuple[torch.Tensor, torch.Tensor] | None = None  # an input and its eval logits
     for mode in ("eval", "train"):
         expected.train(mode == "train")
         actual.train(mode == "train")
@@ -82,7 +90,7 @@ def test_same_network_as_the_reference(
         sizes = _sizes(load(name).analysis.params)
         for height, width in sizes:
             x = torch.randn(batch, 3, height, width, generator=generator)
-            with torch.no_grad():
+            with torch.inference_mode():
                 try:
                     torch.manual_seed(1)  # the same draws for dropout in training
                     want_logits = expected(x)
@@ -94,21 +102,22 @@ def test_same_network_as_the_reference(
                 got_logits = actual(x)
             torch.testing.assert_close(got_logits, want_logits)
             worst = max(worst, (got_logits - want_logits).abs().max().item())
+            first = first or (x, want_logits)
     updated = actual.state_dict()  # running statistics after the train-mode passes
     for key, value in expected.state_dict().items():
-        torch.testing.assert_close(updated[key], value, msg=key)
+        assert_same_tensor(updated[key], value, msg=key)
     results[f"{name} {reference}"] = {"keys_equal": True, "max_abs_diff": worst}
 
     # `resnetgen import` reads the reference back into the zoo spec's network (the same
     # but, perhaps, for the init), whose generated model gives the reference's logits.
     assert _network(imported.plan) == _network(load(name).plan)
     again = instantiate(imported, meta=True)
-    again.load_state_dict(actual.state_dict(), strict=True, assign=True)
-    expected.eval()
+    again.load_state_dict(initial, strict=True, assign=True)  # the reference's, as it started
     again.eval()
-    x = torch.randn(1, 3, *_sizes(load(name).analysis.params)[0], generator=generator)
+    assert first is not None
+    x, want_logits = first
     with torch.no_grad():
-        torch.testing.assert_close(again(x), expected(x))
+        torch.testing.assert_close(again(x), want_logits)
 
 
 def _sizes(params: int) -> list[tuple[int, int]]:
