@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing import interleaved, time_command  # noqa: E402
+from timing import interleaved, time_call, time_command  # noqa: E402
 
 from resnetgen.inherit import resolve  # noqa: E402
 from resnetgen.resources import zoo_names  # noqa: E402
@@ -391,12 +391,101 @@ def analysis_section() -> str:
     )
 
 
+# --- importing a checkpoint file ----------------------------------------------------------
+
+CHECKPOINTS = [
+    "resnet18",
+    "resnet50",
+    "resnetv2_101x3_bit",
+    "resnext101_32x32d",
+    "resnetv2_152x4_bit",
+]
+
+
+def checkpoint_section(repeats: int) -> str:
+    """`resnetgen import` of safetensors and torch files against their size, beside the
+    time to read the file's header (or torch.load's mapping) alone."""
+    import shutil
+
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from resnetgen.checkpoint import import_checkpoint
+    from resnetgen.readers.files import read_safetensors, read_torch_file
+
+    lines = [
+        "## Importing a checkpoint file",
+        "",
+        "`resnetgen import PATH` of a randomly initialised timm model's state_dict, saved as "
+        f"safetensors and as a torch file; median of {repeats} runs in one process (torch "
+        "imported), and of 3 fresh `resnetgen import` processes. The import reads the "
+        "header, the names and shapes, matches the zoo, builds the spec's model on the meta "
+        "device, maps the weights into it and runs one forward at the smallest size it "
+        "takes (the proof); the rest of the file is never read.",
+        "",
+        "| network | format | file | header alone | import, in process | `resnetgen import` |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for name in CHECKPOINTS:
+            state = timm.create_model(name).state_dict()
+            files = {"safetensors": folder / f"{name}.safetensors", "torch": folder / f"{name}.pth"}
+            save_file(state, str(files["safetensors"]))
+            torch.save(state, files["torch"])
+            del state
+            for kind, path in files.items():
+                reader = read_safetensors if kind == "safetensors" else read_torch_file
+
+                def run(path: Path = path) -> None:
+                    shutil.rmtree(folder / "specs", ignore_errors=True)
+                    import_checkpoint(path, directory=folder / "specs")
+
+                header = time_call(lambda path=path, reader=reader: reader(path), repeats)
+                imported = time_call(run, repeats)
+                shutil.rmtree(folder / "specs", ignore_errors=True)
+                command = [RESNETGEN, "import", str(path), "-d", str(folder / "cli"), "--force"]
+                cold = time_command(command, 3)
+                size = path.stat().st_size / 2**20
+                lines.append(
+                    f"| {name} | {kind} | {size:,.0f} MiB | {header.text()} | "
+                    f"{imported.text('s')} | {cold.text('s')} |"
+                )
+                path.unlink()
+    lines += [
+        "",
+        "Most of an import of a BiT network is the proof's forward: each standardised conv "
+        "standardises its weights (all of them, whatever the input's size) on every forward.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _replace_section(text: str, section: str) -> str:
+    """`text` with the section of the same heading as `section` replaced by it (or added)."""
+    heading = section.split("\n", 1)[0]
+    parts = text.split("\n## ")
+    for index, part in enumerate(parts):
+        if f"## {part}".startswith(heading):
+            parts[index] = section.removeprefix("## ").rstrip("\n") + "\n"
+            return "\n## ".join(parts)
+    return text.rstrip("\n") + "\n\n" + section
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--only", choices=["checkpoint"], help="measure one section, keeping the others"
+    )
     args = parser.parse_args()
     repeats, rounds = (3, 3) if args.quick else (9, 7)
+    if args.only == "checkpoint":
+        text = _replace_section(args.output.read_text(), checkpoint_section(max(3, repeats // 2)))
+        args.output.write_text(text)
+        print(f"wrote {args.output}")
+        return 0
     sections = [
         "# Benchmarks",
         "",
@@ -406,6 +495,7 @@ def main() -> int:
         models_section(rounds),
         memory_section(),
         analysis_section(),
+        checkpoint_section(max(3, repeats // 2)),
     ]
     args.output.write_text("\n".join(sections))
     print(f"wrote {args.output}")

@@ -409,28 +409,76 @@ def new(name: str, base: str, directory: str, force: bool) -> None:
 
 
 @main.command(name="import")
-@click.argument("reference")
+@click.argument("source")
 @click.option(
     "--arg",
     "arguments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A constructor argument, its value in YAML: --arg output_stride=16 (repeatable).",
+    help="Of timm/NAME or torchvision/NAME: a constructor argument, its value in YAML: "
+    "--arg output_stride=16 (repeatable).",
 )
-@click.option("--name", default=None, help="The spec's name (default: the model's).")
+@click.option("--name", default=None, help="The spec's name (default: the model's or file's).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Of a checkpoint: set what its weights cannot show, e.g. --set stages.stride_on=1x1 "
+    "(repeatable).",
+)
 @spec_folder_options
 @_reports_errors
 def import_model(
-    reference: str, arguments: tuple[str, ...], name: str | None, directory: str, force: bool
+    source: str,
+    arguments: tuple[str, ...],
+    name: str | None,
+    overrides: tuple[str, ...],
+    directory: str,
+    force: bool,
 ) -> None:
-    """Write DIR/NAME.yaml: the shortest spec of REFERENCE (timm/NAME or torchvision/NAME)
-    built with the given constructor arguments. Needs torch and the reference's library."""
+    """Write DIR/NAME.yaml: the shortest spec of SOURCE, a checkpoint (a .pth, .pt,
+    .pth.tar, .bin, .ckpt or .safetensors file, or a model folder) or a constructor
+    (timm/NAME or torchvision/NAME, built with --arg). Needs torch."""
+    from .readers.files import is_checkpoint_path
+
+    if is_checkpoint_path(source):
+        if arguments:
+            raise click.UsageError("--arg applies to timm/NAME and torchvision/NAME")
+        _import_checkpoint(Path(source), name, Path(directory), force, overrides)
+        return
+    if overrides:
+        raise click.UsageError("--set applies to a checkpoint file (build takes --set too)")
     from .importer import import_reference
 
-    imported = import_reference(reference, arguments, name, Path(directory), force)
+    imported = import_reference(source, arguments, name, Path(directory), force)
     base = f"extends {imported.extends}" if imported.extends else "standalone"
-    weights = f"loads {reference}'s checkpoints" if imported.loadable else "new weights"
+    weights = f"loads {source}'s checkpoints" if imported.loadable else "new weights"
     click.echo(f"wrote {imported.path} ({base}; {weights})")
+    click.echo(f"build it: resnetgen build {imported.path}")
+
+
+def _import_checkpoint(
+    path: Path, name: str | None, directory: Path, force: bool, overrides: tuple[str, ...]
+) -> None:
+    from .checkpoint import import_checkpoint
+
+    imported = import_checkpoint(path, name, directory, force, overrides)
+    click.echo(f"read {path}: {imported.found.described()}")
+    if imported.base:
+        but = "" if imported.exact else ", but for its classes and input channels"
+        click.echo(f"its network: {imported.base}, whose keys and shapes these are{but}")
+        if imported.matches[1:]:
+            click.echo(f"the same keys and shapes: {', '.join(imported.matches[1:])}")
+        what = "stride placement, activation, dilation, anti-aliasing, drop rates"
+        click.echo(f"assumed: what weights cannot show ({what}) is as {imported.base} has it")
+    else:
+        click.echo(f"assumed (the weights cannot show them): {'; '.join(imported.assumed)}")
+    click.echo("--set FIELD=VALUE changes what was assumed")
+    click.echo(f"wrote {imported.path}")
+    click.echo("load the file into the generated model:")
+    for line in imported.load_line.splitlines():
+        click.echo(f"    {line}")
     click.echo(f"build it: resnetgen build {imported.path}")
 
 

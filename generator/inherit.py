@@ -203,7 +203,7 @@ def apply_overrides(
     problem in it is reported at the override that set it.
     """
     data, values, keys = _leave_out(source, VARIANT_FIELDS)
-    settings = [_setting(option, value) for option, value in override_options(overrides, name)]
+    settings = [parse_setting(option, value) for option, value in override_options(overrides, name)]
     if ("description",) not in {parts for _, parts, _ in settings}:
         base = source.data.get("name") or source.file.display
         data["description"] = f"{base} with {' '.join(shown for shown, _, _ in settings)}."
@@ -224,7 +224,7 @@ def apply_overrides(
     return ResolvedSource(data, values, keys, source.chain)
 
 
-def _setting(option: str, value: str) -> tuple[str, Path_, str]:
+def parse_setting(option: str, value: str) -> tuple[str, Path_, str]:
     """An override as it is shown, the field path it sets, and the YAML text of its value."""
     shown = f"{option} {value}"
     if option == "--name":

@@ -128,6 +128,11 @@ class Composite:
         (one of each kind of norm it repeats); `name` is its own."""
         return []
 
+    def state(self, name: str, norm: NormType) -> dict[str, tuple[int, ...]]:
+        """Its modules' state_dict entries under `name`, with their shapes; `norm` is the
+        network's norm kind."""
+        return {}
+
 
 Layer = (
     Conv

@@ -53,12 +53,14 @@ def shortest_spec(
     candidates = [_Candidate(None, -1, _shorten(data, partial(_merged, {}, own=own), target))]
     starts = []
     for base in zoo_names():
-        child = _difference(data, _base_data(base))
-        reachable = not _unreachable(base, own["name"], directory)
-        if reachable and network(_merged(_base_data(base), child, own)) == target:
-            starts.append(_Candidate(base, _distance(_base_network(base), target), child))
+        child = _difference(data, base_data(base))
+        if (
+            reachable(base, own["name"], directory)
+            and network(_merged(base_data(base), child, own)) == target
+        ):
+            starts.append(_Candidate(base, distance(_base_network(base), target), child))
     for start in sorted(starts, key=lambda c: (c.distance, c.base))[:BASES_TRIED]:
-        complete = partial(_merged, _base_data(start.base), own=own)
+        complete = partial(_merged, base_data(start.base), own=own)
         candidates.append(replace(start, child=_shorten(start.child, complete, target)))
 
     def text(candidate: _Candidate) -> str:
@@ -120,12 +122,12 @@ def _shorten(data: Data, complete: Callable[[Data], Data], target: Plan) -> Data
 
 @functools.cache
 def _base_network(base: str) -> Plan:
-    plan = network({"name": base, **_base_data(base)})
+    plan = network({"name": base, **base_data(base)})
     assert plan is not None, base
     return plan
 
 
-def _distance(first: Plan, second: Plan) -> int:
+def distance(first: Plan, second: Plan) -> int:
     """How many settings two networks differ in: network-wide ones and each stage's."""
     differences = 0
     for field in fields(first):
@@ -155,18 +157,18 @@ def _merged(inherited: Data, child: Data, own: Data) -> Data:
 
 
 @functools.cache
-def _base_data(base: str) -> Data:
+def base_data(base: str) -> Data:
     """What a zoo spec gives a spec extending it (never changed by the callers)."""
     data = resolve(zoo_path(base)).data  # type: ignore[arg-type]
     return {key: value for key, value in data.items() if key not in OWN_FIELDS}
 
 
-def _unreachable(base: str, name: str, directory: Path) -> bool:
-    """Whether `extends: base` in DIRECTORY/NAME.yaml would miss the zoo's `base`: the
-    spec would be the zoo's file itself, or a file beside it would stand in for it."""
+def reachable(base: str, name: str, directory: Path) -> bool:
+    """Whether `extends: base` in DIRECTORY/NAME.yaml reaches the zoo's `base`: not where
+    the spec would be the zoo's file itself, or a file beside it would stand in for it."""
     if base == name:  # a spec named after a zoo spec extends the zoo's, if it is not it
-        return is_zoo_file(directory / f"{name}.yaml")
-    return any(
+        return not is_zoo_file(directory / f"{name}.yaml")
+    return not any(
         (directory / f"{base}{suffix}").exists() and not is_zoo_file(directory / f"{base}{suffix}")
         for suffix in (".yaml", ".yml")
     )

@@ -65,6 +65,11 @@ def test_same_network_as_the_reference(
 
     want, got = expected.state_dict(), actual.state_dict()
     assert list(got) == list(want)
+    # `resnetgen import` of a checkpoint reads the reference's names and shapes back into
+    # a network of exactly those.
+    shapes = {key: tuple(value.shape) for key, value in want.items()}
+    read = network({"name": "read", **read_state(shapes)[0]})
+    assert read is not None and state_shapes(read) == shapes
     assert {k: (v.shape, v.dtype) for k, v in got.items()} == {
         k: (v.shape, v.dtype) for k, v in want.items()
     }

@@ -32,6 +32,15 @@ KNOWN_BLOCKS = f"{FAMILIES[0].known_as}, or timm's " + " and ".join(
 )
 
 
+def state_family(parts: set[str]) -> tuple[BlockFamily | None, BlockKind | None]:
+    """The family and kind of a checkpoint's block, by its tensors' names under it."""
+    for family in FAMILIES:
+        kind = family.state_kind(parts)
+        if kind is not None:
+            return family, kind
+    return None, None
+
+
 def family_of(kind: BlockKind) -> BlockFamily:
     return _BY_KIND[kind]
 

@@ -21,6 +21,7 @@ from ..spec import BlockKind, Spec
 if TYPE_CHECKING:
     from ..layers import Named
     from ..plan import Plan, StagePlan
+    from ..readers.state import StateReader
     from ..readers.tree import TreeReader
 
 Rule = Callable[[Any], Iterator[Finding]]  # of a spec, read through rules' recording view
@@ -203,6 +204,18 @@ class BlockFamily:
         self, reader: TreeReader, kind: BlockKind, module: Any, parts: dict[str, Any], name: str
     ) -> BlockConvs:
         """The convs of `module`, a block of one of its classes whose children are `parts`."""
+        raise NotImplementedError
+
+    def state_kind(self, parts: set[str]) -> BlockKind | None:
+        """Which of its kinds a block of a checkpoint is, by its tensors' names (relative
+        to the block); None where it is none of its blocks."""
+        return None
+
+    def read_state(
+        self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
+    ) -> BlockConvs:
+        """The convs of a block of a checkpoint, by its tensors' shapes under `name`;
+        the first conv's input is `in_channels`."""
         raise NotImplementedError
 
     def read_whole(

@@ -18,12 +18,15 @@ from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, ReadBloc
 
 if TYPE_CHECKING:
     from ..plan import Plan, StagePlan
+    from ..readers.state import StateReader
     from ..readers.tree import TreeReader
 
 TORCHVISION = "torchvision.models.resnet"
 TIMM, LEGACY, V2 = "timm.models.resnet", "timm.models.senet", "timm.models.resnetv2"
 # Basic blocks that activate their branch before the attention and the sum
 BRANCH_ACTIVATED = {f"{LEGACY}.SEResNetBlock"}
+# The names a checkpoint's basic block or bottleneck holds its tensors under
+STATE_PARTS = {"conv1", "conv2", "conv3", "bn1", "bn2", "bn3", "downsample", "se"}
 # The reader's settings: the same for every block of a network
 BRANCH, PREACTIVATION = "activation ending a basic block's branch", "pre-activation"
 # resnetv2.py's blocks: their kind, and whether they pre-activate
@@ -314,6 +317,48 @@ class PlainBlocks(BlockFamily):
             drop_path=drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
             last_norm=last if preact else parts[f"norm{count}"],
             preact=preact,
+        )
+
+    def state_kind(self, parts: set[str]) -> BlockKind | None:
+        if not {part.split(".", 1)[0] for part in parts} <= STATE_PARTS:
+            return None
+        if not {"conv1.weight", "conv2.weight"} <= parts:
+            return None
+        return "bottleneck" if "conv3.weight" in parts else "basic"
+
+    def read_state(
+        self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
+    ) -> BlockConvs:
+        from ..readers.common import NotExpressible, chained
+
+        kernels = (3, 3) if kind == "basic" else (1, 3, 1)
+        convs, channels = [], in_channels
+        for index, kernel in enumerate(kernels, start=1):
+            if reader.preactivation:  # each norm before its conv, over its input
+                reader.norm_of(f"{name}.bn{index}", channels)
+            convs.append(reader.conv(f"{name}.conv{index}", channels, kernel))
+            channels = convs[-1].out_channels
+            if not reader.preactivation:
+                reader.norm_of(f"{name}.bn{index}", channels)
+        for before, after in zip(convs, convs[1:], strict=False):
+            chained(before, after, name)
+        first, middle, last = convs[0], convs[-2], convs[-1]
+        if kind == "basic":
+            reader.reduction(first, last.out_channels, f"{name}.conv1")
+            if first.groups != 1 or last.groups != 1:
+                raise NotExpressible(f"{name}.conv1", "a grouped conv in a basic block")
+        else:
+            reader.prunable.append((first, middle, last, name))
+        return BlockConvs(
+            first=first,
+            width=middle.out_channels if kind == "bottleneck" else last.out_channels,
+            out=last.out_channels,
+            stride=1,
+            stride_on=None,
+            groups=middle.groups if kind == "bottleneck" else 1,
+            first_dilation=1,
+            dilation=1 if kind == "basic" else None,
+            last_norm=None,
         )
 
     def fields(self, reader: TreeReader) -> dict[str, Any]:

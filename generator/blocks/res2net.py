@@ -4,6 +4,7 @@ it: the first 1x1 conv's output is cut into `scale` splits, each but the last th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,11 +14,13 @@ from ..errors import Finding
 from ..layers import Composite, Conv, Named, Norm
 from ..render.modules import norm_layer
 from ..render.text import call_text, repeated
-from ..spec import STRIDE_ON_KINDS, BlockKind, Spec, Stages
+from ..spec import STRIDE_ON_KINDS, BlockKind, NormType, Spec, Stages
+from ..state import Shapes, conv_shapes, norm_shapes
 from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments
 
 if TYPE_CHECKING:
     from ..plan import Plan, StagePlan
+    from ..readers.state import StateReader
     from ..readers.tree import TreeReader
 
 SCALE = "res2net scale"  # the reader's setting
@@ -63,6 +66,14 @@ class MultiScaleConvs(Composite):
 
     def norms(self, name: str) -> list[tuple[str, Norm]]:
         return [(f"{name}bns.0", self.norm)]
+
+    def state(self, name: str, norm: NormType) -> Shapes:
+        shapes: Shapes = {}
+        for index in range(self.convs):
+            shapes.update(conv_shapes(f"{name}.convs.{index}", self.conv))
+        for index in range(self.convs):
+            shapes.update(norm_shapes(f"{name}.bns.{index}", self.width, norm))
+        return shapes
 
 
 def _res2net(spec: Any) -> Iterator[Finding]:
@@ -194,6 +205,46 @@ class Res2NetBlocks(BlockFamily):
             first_dilation=first.dilation[0],
             dilation=None,
             last_norm=parts["bn3"],
+        )
+
+    def state_kind(self, parts: set[str]) -> BlockKind | None:
+        return "res2net" if "convs.0.weight" in parts else None
+
+    def read_state(
+        self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
+    ) -> BlockConvs:
+        from ..readers.common import NotExpressible, expands_by_four
+
+        conv1 = reader.conv(f"{name}.conv1", in_channels, 1)
+        reader.norm_of(f"{name}.bn1", conv1.out_channels)
+        count = len([k for k in reader.shapes if re.fullmatch(rf"{name}\.convs\.\d+\.weight", k)])
+        width = reader.shapes[f"{name}.convs.0.weight"][0]  # each split conv keeps its width
+        splits = [reader.conv(f"{name}.convs.{index}", width, 3) for index in range(count)]
+        first = splits[0]
+        for index, split in enumerate(splits):
+            if split != first:
+                raise NotExpressible(
+                    f"{name}.convs.{index}", "split convs that differ from one another"
+                )
+            reader.norm_of(f"{name}.bns.{index}", width)
+        scale = conv1.out_channels // width
+        if conv1.out_channels != width * scale or count != max(1, scale - 1):
+            message = f"{conv1.out_channels} channels where {count} splits of {width} belong"
+            raise NotExpressible(f"{name}.conv1", message)
+        conv3 = reader.conv(f"{name}.conv3", conv1.out_channels, 1)
+        reader.norm_of(f"{name}.bn3", conv3.out_channels)
+        expands_by_four(conv3, name)
+        reader.setting(SCALE).see(scale, name)
+        return BlockConvs(
+            first=conv1,
+            width=width,
+            out=conv3.out_channels,
+            stride=1,
+            stride_on=None,
+            groups=first.groups,
+            first_dilation=1,
+            dilation=None,
+            last_norm=None,
         )
 
     def unused_parts(self, module: Any) -> set[str]:

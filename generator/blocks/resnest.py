@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from ..analysis import LayerFigures, Shape, conv_weights, layer_figures, output_size
 from ..errors import Finding
 from ..layers import Composite, Conv, Named, Norm
-from ..spec import STRIDE_ON_KINDS, BlockKind, Spec, Stages
+from ..spec import STRIDE_ON_KINDS, BlockKind, NormType, Spec, Stages
+from ..state import Shapes, conv_shapes, norm_shapes
 from ..widths import make_divisible
 from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, StageShape
 
 if TYPE_CHECKING:
     from ..plan import Plan, StagePlan
+    from ..readers.state import StateReader
     from ..readers.tree import TreeReader
 
 SPLIT_ATTENTION = "timm.layers.split_attn.SplitAttn"
@@ -74,6 +76,18 @@ class SplitAttention(Composite):
     def norms(self, name: str) -> list[tuple[str, Norm]]:
         hidden = Norm(self.hidden, self.norm.trainable)
         return [(f"{name}.bn0", self.norm), (f"{name}.bn1", hidden)]
+
+    def state(self, name: str, norm: NormType) -> Shapes:
+        candidates = self.channels * self.radix
+        fc1 = Conv(self.channels, self.hidden, 1, groups=self.groups, bias=True)
+        fc2 = Conv(self.hidden, candidates, 1, groups=self.groups, bias=True)
+        return {
+            **conv_shapes(f"{name}.conv", self.conv),
+            **norm_shapes(f"{name}.bn0", candidates, norm),
+            **conv_shapes(f"{name}.fc1", fc1),
+            **norm_shapes(f"{name}.bn1", self.hidden, norm),
+            **conv_shapes(f"{name}.fc2", fc2),
+        }
 
 
 def split_attention_hidden(channels: int, radix: int) -> int:
@@ -270,6 +284,50 @@ class ResNeStBlocks(BlockFamily):
             first_dilation=conv2.dilation[0],
             dilation=None,
             last_norm=parts["bn3"],
+        )
+
+    def state_kind(self, parts: set[str]) -> BlockKind | None:
+        return "resnest" if "conv2.fc1.weight" in parts else None
+
+    def read_state(
+        self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
+    ) -> BlockConvs:
+        from ..readers.common import NotExpressible
+
+        conv1 = reader.conv(f"{name}.conv1", in_channels, 1)
+        width = conv1.out_channels
+        reader.norm_of(f"{name}.bn1", width)
+        attention = f"{name}.conv2"
+        conv = reader.conv(f"{attention}.conv", width, 3)
+        radix = conv.out_channels // width
+        groups = conv.groups // radix if radix and conv.groups % radix == 0 else 0
+        reader.norm_of(f"{attention}.bn0", conv.out_channels)
+        fc1 = reader.conv(f"{attention}.fc1", width, 1, own_bias=True)
+        reader.norm_of(f"{attention}.bn1", fc1.out_channels)
+        fc2 = reader.conv(f"{attention}.fc2", fc1.out_channels, 1, own_bias=True)
+        plain = (
+            groups > 0
+            and conv.out_channels == width * radix
+            and fc1.groups == groups == fc2.groups
+            and fc1.out_channels == split_attention_hidden(width, radix)
+            and fc2.out_channels == width * radix
+        )
+        if not plain:
+            raise NotExpressible(attention, "a split attention other than ResNeSt's")
+        reader.setting(RADIX).see(radix, attention)
+        reader.assume("stages.avd none (a pool has no weights to show it)")
+        conv3 = reader.conv(f"{name}.conv3", width, 1)
+        reader.norm_of(f"{name}.bn3", conv3.out_channels)
+        return BlockConvs(
+            first=conv1,
+            width=width,
+            out=conv3.out_channels,
+            stride=1,
+            stride_on=None,
+            groups=groups,
+            first_dilation=1,
+            dilation=None,
+            last_norm=None,
         )
 
     def fields(self, reader: TreeReader) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from ..errors import Finding
 from ..layers import Composite, Conv, Named, Norm
 from ..render.modules import batch_norm_class
 from ..render.text import repeated
-from ..spec import STRIDE_ON_KINDS, BlockKind, Spec, Stages
+from ..spec import STRIDE_ON_KINDS, BlockKind, NormType, Spec, Stages
+from ..state import Shapes, conv_shapes, norm_shapes
 from ..widths import make_divisible
 from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, StageShape
 
 if TYPE_CHECKING:
     from ..plan import Plan, StagePlan
+    from ..readers.state import StateReader
     from ..readers.tree import TreeReader
 
 KINDS: tuple[BlockKind, ...] = ("sk_basic", "sk_bottleneck")
@@ -72,6 +74,20 @@ class SelectiveKernel(Composite):
 
     def norms(self, name: str) -> list[tuple[str, Norm]]:  # its attention's is a batch norm
         return [(f"{name}.paths.0.bn", self.norm)]
+
+    def state(self, name: str, norm: NormType) -> Shapes:
+        channels, hidden, bias = self.channels, self.hidden, self.paths[0].bias
+        shapes: Shapes = {}
+        for index, conv in enumerate(self.paths):
+            shapes.update(conv_shapes(f"{name}.paths.{index}.conv", conv))
+            shapes.update(norm_shapes(f"{name}.paths.{index}.bn", channels, norm))
+        attention_norm: NormType = "frozen_batch" if norm == "frozen_batch" else "batch"
+        return {
+            **shapes,
+            **conv_shapes(f"{name}.attn.fc_reduce", Conv(channels, hidden, 1, bias=bias)),
+            **norm_shapes(f"{name}.attn.bn", hidden, attention_norm),
+            **conv_shapes(f"{name}.attn.fc_select", Conv(hidden, 2 * channels, 1, bias=bias)),
+        }
 
 
 def sk_hidden(channels: int, reduction: int, divisor: int) -> int:
@@ -307,6 +323,51 @@ class SelectiveKernelBlocks(BlockFamily):
             last_norm=parts["conv3"].bn,
         )
 
+    def state_kind(self, parts: set[str]) -> BlockKind | None:
+        if "conv1.paths.0.conv.weight" in parts:
+            return "sk_basic"
+        return "sk_bottleneck" if "conv2.paths.0.conv.weight" in parts else None
+
+    def read_state(
+        self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
+    ) -> BlockConvs:
+        from ..readers.common import NotExpressible, expands_by_four
+
+        if kind == "sk_basic":
+            first = _state_kernel(reader, f"{name}.conv1", in_channels, single_group=True)
+            second = reader.conv(f"{name}.conv2.conv", first.out_channels, 3)
+            reader.norm_of(f"{name}.conv2.bn", second.out_channels)
+            reader.reduction(first, second.out_channels, f"{name}.conv1")
+            if second.groups != 1:
+                raise NotExpressible(f"{name}.conv2", "a grouped second conv")
+            width = out = second.out_channels
+            groups, dilation = 1, 1
+        else:
+            first = reader.conv(f"{name}.conv1.conv", in_channels, 1)
+            reader.norm_of(f"{name}.conv1.bn", first.out_channels)
+            kernel = _state_kernel(reader, f"{name}.conv2", first.out_channels, single_group=False)
+            last = reader.conv(f"{name}.conv3.conv", kernel.out_channels, 1)
+            reader.norm_of(f"{name}.conv3.bn", last.out_channels)
+            expands_by_four(last, name)
+            reader.reduction(first, kernel.out_channels, f"{name}.conv1")
+            width, out, groups, dilation = (
+                kernel.out_channels,
+                last.out_channels,
+                kernel.groups,
+                None,
+            )
+        return BlockConvs(
+            first=first,
+            width=width,
+            out=out,
+            stride=1,
+            stride_on=None,
+            groups=groups,
+            first_dilation=1,
+            dilation=dilation,
+            last_norm=None,
+        )
+
     def fields(self, reader: TreeReader) -> dict[str, Any]:
         """The reduction and rounding that give every selective kernel its hidden width."""
         from ..readers.common import NotExpressible
@@ -327,6 +388,39 @@ class SelectiveKernelBlocks(BlockFamily):
             "hidden widths that follow no reduction and rounding from 1 to 256 (channels / "
             "reduction, rounded to a multiple of the divisor)",
         )
+
+
+def _state_kernel(reader: StateReader, name: str, in_channels: int, single_group: bool) -> Any:
+    """A checkpoint's selective kernel over `in_channels`: its first path's conv. Whether
+    each path takes half of them shows where the kernel has one group (a basic block's);
+    a bottleneck's groups and split both divide its weight, so timm's split is assumed
+    where the groups still divide."""
+    from ..readers.common import NotExpressible
+
+    per_group = reader.shapes[f"{name}.paths.0.conv.weight"][1]
+    if single_group:
+        split = per_group * 2 == in_channels
+    else:
+        split = in_channels % (2 * per_group) == 0
+        reader.assume(f"stages.selective_kernel.split_input {str(split).lower()}")
+    inputs = in_channels // 2 if split else in_channels
+    paths = [reader.conv(f"{name}.paths.{index}.conv", inputs, 3) for index in (0, 1)]
+    if paths[0] != paths[1]:
+        raise NotExpressible(f"{name}.paths.1", "a second path other than the first")
+    channels = paths[0].out_channels
+    for index in (0, 1):
+        reader.norm_of(f"{name}.paths.{index}.bn", channels)
+    reader.setting(SPLIT_INPUT).see(split, name)
+    reduce = reader.conv(f"{name}.attn.fc_reduce", channels, 1)
+    frozen = reader.norm.value == "frozen_batch"
+    reader.norm_of(
+        f"{name}.attn.bn", reduce.out_channels, kind="frozen_batch" if frozen else "batch"
+    )
+    select = reader.conv(f"{name}.attn.fc_select", reduce.out_channels, 1)
+    if select.out_channels != 2 * channels or reduce.groups != 1 or select.groups != 1:
+        raise NotExpressible(f"{name}.attn", "a selective-kernel attention other than SKNet's")
+    reader.seen(WIDTHS).append((channels, reduce.out_channels, f"{name}.attn"))
+    return paths[0]
 
 
 def _conv_norm_act(reader: TreeReader, module: Any, name: str, kernel: int, act: bool) -> Any:

@@ -83,7 +83,9 @@ class View:
 
     `children` maps the network's children to resnet.py's (conv1, bn1, maxpool,
     layer1..., fc), `shortcut` a block's shortcut module to resnet.py's Sequential, and
-    `names` turns a name of the view back into the library's own, for errors.
+    `names` turns a name of the view back into the library's own, for errors. `keys`
+    renames a checkpoint's tensors to resnet.py's names, or says the names are not the
+    layout's (None).
     """
 
     layout: LayoutName
@@ -91,6 +93,7 @@ class View:
     children: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     shortcut: Callable[[Any, str], Any] | None = None
     names: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = ()
+    keys: Callable[[list[str]], dict[str, str] | None] | None = None
 
     def own_name(self, name: str) -> str:
         """A module's name in the library's tree, from its name in the view."""

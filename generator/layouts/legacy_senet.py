@@ -51,6 +51,26 @@ def _children(children: dict[str, Any]) -> dict[str, Any]:
     return {renames.get(name, name): module for name, module in view.items()}
 
 
+def _keys(names: list[str]) -> dict[str, str] | None:
+    """A legacy SENet's tensors under resnet.py's names (as `_children` shows its tree)."""
+    if not any(name.startswith("layer0.") for name in names):
+        return None
+    deep = any(name.startswith("layer0.conv3.") for name in names)
+    stem = {"conv1": "conv1.0", "bn1": "conv1.1", "conv2": "conv1.3", "bn2": "conv1.4"}
+    stem |= {"conv3": "conv1.6", "bn3": "bn1"} if deep else {"conv1": "conv1", "bn1": "bn1"}
+    renamed = {}
+    for name in names:
+        head, _, rest = name.partition(".")
+        if head == "layer0":
+            part, _, entry = rest.partition(".")
+            renamed[name] = f"{stem.get(part, 'layer0.' + part)}.{entry}"
+        elif head == "last_linear":
+            renamed[name] = f"fc.{rest}"
+        else:
+            renamed[name] = name.replace(".se_module.", ".se.")
+    return renamed
+
+
 VIEW = View(
     "legacy_senet",
     ("timm.models.senet.SENet",),
@@ -61,4 +81,5 @@ VIEW = View(
         (r"^maxpool", "pool0"),
         (r"^fc$", "last_linear"),
     ),
+    keys=_keys,
 )

@@ -25,4 +25,8 @@ LAYOUT = Layout(
     pool_conv=True,
     anti_alias=True,
 )
-VIEW = View("resnet", ("timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"))
+VIEW = View(
+    "resnet",
+    ("timm.models.resnet.ResNet", "torchvision.models.resnet.ResNet"),
+    keys=lambda names: {name: name for name in names},
+)

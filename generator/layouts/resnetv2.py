@@ -93,6 +93,42 @@ def _shortcut(module: Any, name: str) -> Any:
     return nn.Sequential(*modules)
 
 
+# A ResNetV2's stem parts under resnet.py's names; its norm after a one-conv stem is bn1.
+STEM_KEYS = {"conv": "conv1", "conv1": "conv1.0", "norm1": "conv1.1", "conv2": "conv1.3"}
+STEM_KEYS |= {"norm2": "conv1.4", "conv3": "conv1.6", "norm3": "bn1", "norm": "bn1"}
+BLOCK_KEYS = {"norm1": "bn1", "norm2": "bn2", "norm3": "bn3"}
+BLOCK_KEYS |= {"downsample.conv": "downsample.0", "downsample.norm": "downsample.1"}
+
+
+def _keys(names: list[str]) -> dict[str, str] | None:
+    """A ResNetV2's tensors under resnet.py's names (as `_children` shows its tree):
+    stages.S.blocks.B as layer{S+1}.B, its norms as bnK, a projection as downsample.0
+    and .1 (an average pool before it has no weights to tell), head.fc as fc."""
+    if not any(name.startswith(("stem.", "stages.")) for name in names):
+        return None
+    renamed = {}
+    for name in names:
+        head, _, rest = name.partition(".")
+        if head == "stem":
+            part, _, entry = rest.partition(".")
+            renamed[name] = f"{STEM_KEYS.get(part, 'stem.' + part)}.{entry}"
+        elif head == "stages" and ".blocks." in rest:
+            stage, _, block = rest.partition(".blocks.")
+            index, _, inner = block.partition(".")
+            part, entry = inner.rsplit(".", 1) if "." in inner else (inner, "")
+            part = BLOCK_KEYS.get(part, part)
+            renamed[name] = f"layer{_number(stage) + 1}.{index}.{part}.{entry}"
+        elif name.startswith("head.fc."):
+            renamed[name] = name.removeprefix("head.")
+        else:
+            renamed[name] = name
+    return renamed
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else -2  # no stage: layer-1, which nothing takes
+
+
 VIEW = View(
     "resnetv2",
     ("timm.models.resnetv2.ResNetV2",),
@@ -106,4 +142,5 @@ VIEW = View(
         (r"^maxpool", "stem.pool"),
         (r"^(global_pool|fc)", r"head.\1"),
     ),
+    keys=_keys,
 )

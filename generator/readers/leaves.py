@@ -1,15 +1,11 @@
 """The leaves of a module tree, as the tree reader reads them: convs, norms, activations
-and anti-aliasing pools, and the settings the first of each fixes for the whole network."""
+and anti-aliasing pools."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
-
 from torch import nn
 
-from .common import NotExpressible, class_name, short_name, side
+from .common import NotExpressible, Readings, class_name, short_name, side
 
 STD_CONV = "timm.layers.std_conv.StdConv2d"
 FROZEN_NORM = "torchvision.ops.misc.FrozenBatchNorm2d"
@@ -26,55 +22,10 @@ NORM_ACTIVATIONS = {EVONORM_S0: "v", FILTER_RESPONSE_NORM: "tau"}
 EPS, MOMENTUM = 1e-5, 0.1
 
 
-@dataclass
-class Setting:
-    """A network-wide setting (norm, activation, conv bias): the first module fixes it."""
-
-    what: str
-    value: object = None
-    where: str = ""
-
-    def see(self, value: object, module: str) -> None:
-        if self.where and value != self.value:
-            raise NotExpressible(
-                module,
-                f"{self.what} {_shown(value)}, where {self.where} has {_shown(self.value)}; "
-                f"the spec language has one {self.what} for the whole network",
-            )
-        if not self.where:
-            self.value, self.where = value, module
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, tuple):
-        return " with ".join(str(part) for part in value)
-    return str(value)
-
-
-class Leaves:
-    """The leaf modules' reading, and what they fix: the norm, the activation, the convs'
-    bias and weight standardisation, anti-aliasing, the first conv's reduction. Block
-    families keep settings of their own here too (`setting`), and lists (`seen`)."""
-
-    def __init__(self) -> None:
-        self.norm = Setting("norm")
-        self.activation = Setting("activation")
-        self.bias = Setting("conv bias")
-        self.anti_alias = Setting("anti-aliasing")
-        self.reduce_first = Setting("first-conv reduction")
-        self.standardization = Setting("conv weight standardisation")
-        # Each bottleneck's three convs and name, for the pruned check once all are read.
-        self.prunable: list[tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d, str]] = []
-        self._settings: dict[str, Setting] = {}
-        self._seen: defaultdict[str, list[Any]] = defaultdict(list)
-
-    def setting(self, what: str) -> Setting:
-        """The network-wide setting `what` (a block family's), made when first asked for."""
-        return self._settings.setdefault(what, Setting(what))
-
-    def seen(self, what: str) -> list[Any]:
-        """What the reading collected under `what`, for a decision once all is read."""
-        return self._seen[what]
+class Leaves(Readings):
+    """A module tree's leaves as the tree reader reads them, each fixing what the
+    network's first of its kind fixes (the norm, the activation, the convs' bias and
+    weight standardisation, anti-aliasing)."""
 
     def conv(self, module: nn.Module | None, name: str, kernel: int | None = None) -> nn.Conv2d:
         """A square, zero-padded Conv2d of `kernel` (any size if None) that keeps the size
@@ -141,18 +92,6 @@ class Leaves:
             self.anti_alias.see("blur", name)
             return module.stride
         raise NotExpressible(name, f"{short_name(module)} where an anti-aliasing pool belongs")
-
-    def reduction(self, first: nn.Conv2d, width: int, name: str) -> None:
-        """How much a block's first conv narrows its inner width, as timm's
-        block_reduce_first does (width // reduce_first)."""
-        fits = [r for r in range(1, 9) if width // r == first.out_channels]
-        if not fits:
-            raise NotExpressible(
-                name,
-                f"{first.out_channels} channels where the inner width is {width}; the "
-                "language's first conv has the inner width divided by 1 to 8",
-            )
-        self.reduce_first.see(fits[0], name)
 
     def block_anti_aliasing(
         self, parts: dict[str, nn.Module], name: str, channels: int

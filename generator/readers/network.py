@@ -12,8 +12,7 @@ from ..blocks import family_of
 from ..blocks.family import ReadBlock
 from ..plan import drop_path_rates
 from ..widths import bottleneck_width, se_hidden
-from .common import NotExpressible, expands_by_four
-from .leaves import Leaves, Setting
+from .common import NotExpressible, Readings, Setting, expands_by_four
 
 
 def stage_fields(stages: list[list[ReadBlock]], names: list[str], pruned: bool) -> dict[str, Any]:
@@ -215,7 +214,7 @@ def zero_init(stages: list[list[ReadBlock]], norm: str) -> bool:
     return all(not torch.any(weight) for weight in weights)
 
 
-def pruned(reader: Leaves, stages: list[list[ReadBlock]]) -> bool:
+def pruned(reader: Readings, stages: list[list[ReadBlock]]) -> bool:
     """Whether the bottlenecks' widths are a pruned network's: they follow no
     reduction, or a stage's output channels are no multiple of 4. Raises where that
     is so but the network is not all post-activation bottlenecks."""

@@ -18,8 +18,8 @@ from torch import nn
 from ..blocks import BLOCK_PARTS, FAMILIES, KNOWN_BLOCKS, READ_CLASSES
 from ..blocks.family import ReadBlock
 from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
-from .common import NotExpressible, class_name, short_name, side
-from .leaves import Leaves, Setting, drop_rate, is_classifier_conv, is_linear
+from .common import NotExpressible, Setting, class_name, short_name, side
+from .leaves import Leaves, drop_rate, is_classifier_conv, is_linear
 from .network import pruned, stage_fields, zero_init
 from .stem import read_stem
 
