@@ -26,6 +26,18 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     # Parallel workers share the machine's cores: one thread each, no oversubscription.
     torch.set_num_threads(1)
 
+# The files of the longest tests (tens of seconds each: training runs, the oracle's
+# draws, the largest models), run first so that the parallel workers end together.
+FIRST = ("test_training", "test_oracle", "test_parity", "test_models", "test_deployment")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        stem = item.path.stem
+        return FIRST.index(stem) if stem in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: each file's own order stays
+
 
 def _code_shape(path: Path) -> str:
     """A generated file's code with its docstrings, factory name and numbers blanked."""
