@@ -221,6 +221,29 @@ def test_a_headless_backbone_a_grayscale_ten_class_net_and_a_folder(tmp_path) ->
     assert "extends: resnet18" in spec and "channels: 1" in spec and "num_classes: 10" in spec
 
 
+@pytest.mark.parametrize("kind", ["safetensors", "bin"])
+def test_a_folder_of_shards_imports_and_loads(tmp_path, kind: str) -> None:
+    model = _tiny()
+    folder = tmp_path / "hub"
+    folder.mkdir()
+    state = model.state_dict()
+    names = list(state)
+    weight_map = {}
+    for number, part in enumerate((names[: len(names) // 2], names[len(names) // 2 :]), start=1):
+        shard = f"model-0000{number}-of-00002.{kind}"
+        tensors = {name: state[name].contiguous() for name in part}
+        save_file(tensors, str(folder / shard)) if kind == "safetensors" else torch.save(
+            tensors, folder / shard
+        )
+        weight_map |= dict.fromkeys(part, shard)
+    index = (
+        "model.safetensors.index.json" if kind == "safetensors" else "pytorch_model.bin.index.json"
+    )
+    (folder / index).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    got, want, _ = _logits_after_import(model, folder, tmp_path)
+    torch.testing.assert_close(got, want)
+
+
 def test_what_weights_cannot_show_is_assumed_and_set_changes_it(tmp_path) -> None:
     model = _reference("timm/resnet50", layers=[1, 1, 1, 1])
     torch.save(model.state_dict(), tmp_path / "w.pth")

@@ -80,6 +80,10 @@ class StateReader(Readings):
         super().__init__()
         self.shapes, self.view = shapes, view
         self.layout = LAYOUTS[view.layout]
+        self.entries: dict[str, set[str]] = {}  # each module's tensors by their last name
+        for key in shapes:
+            module, _, entry = key.rpartition(".")
+            self.entries.setdefault(module, set()).add(entry)
         self.taken: set[str] = set()
         self.assumed: list[str] = []
         self.shortcut_kernel = Setting("shortcut kernel")
@@ -129,7 +133,7 @@ class StateReader(Readings):
 
     def norm_of(self, name: str, channels: int, kind: str | None = None) -> None:
         """The norm `name` over `channels`: its kind from its entries, the network's."""
-        entries = {key.rsplit(".", 1)[1] for key in self.shapes if key.rsplit(".", 1)[0] == name}
+        entries = self.entries.get(name, set())
         found = kind or _norm_kind(entries)
         if found is None:
             shown = ", ".join(sorted(entries)) or "nothing"
@@ -185,6 +189,7 @@ class StateReader(Readings):
         if norm in ("group", "evonorm_s0"):
             data["norm"]["groups"] = groups = _groups(self.seen("norm widths"))
             self.assume(f"norm.groups {groups}")
+        data["anti_alias"] = self.anti_alias.value or "none"
         data["layout"] = self.layout.name
         untaken = next((key for key in self.shapes if key not in self.taken), None)
         if untaken is not None:
@@ -194,6 +199,7 @@ class StateReader(Readings):
             f"{field} {value}"
             for field, value in ASSUMED.items()
             if not (activating and field == "activation")
+            and not (field == "anti_alias" and self.anti_alias.value)
         ]
         return data
 
