@@ -26,19 +26,6 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     # Parallel workers share the machine's cores: one thread each, no oversubscription.
     torch.set_num_threads(1)
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each file's tests spread over the whole run, every file at the same pace: the
-    workers then run tests of different files side by side (a model's forward beside an
-    export's tracing), not two that contend for the same memory bandwidth."""
-    files = list(dict.fromkeys(item.path for item in items))
-    counts = {path: 0 for path in files}
-    place: dict[int, tuple[float, int]] = {}
-    sizes = {path: sum(1 for item in items if item.path == path) for path in files}
-    for item in items:
-        place[id(item)] = (counts[item.path] / sizes[item.path], files.index(item.path))
-        counts[item.path] += 1
-    items.sort(key=lambda item: place[id(item)])
-
 
 def _code_shape(path: Path) -> str:
     """A generated file's code with its docstrings, factory name and numbers blanked."""

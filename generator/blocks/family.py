@@ -78,12 +78,12 @@ class BlockConvs:
     first: Any  # the conv its input meets: its output is the block's first width
     width: int
     out: int
-    stride: int
-    stride_on: str | None  # where a strided bottleneck strides
     groups: int
-    first_dilation: int
-    dilation: int | None  # of a basic block's second conv: its stage's
-    last_norm: Any  # the norm zero init zeroes
+    stride: int = 1
+    stride_on: str | None = None  # where a strided bottleneck strides
+    first_dilation: int = 1
+    dilation: int | None = None  # of a basic block's second conv: its stage's
+    last_norm: Any = None  # the norm zero init zeroes (None: no weights read to tell)
     aa_stride: int | None = None  # the stride an anti-aliasing pool takes, if there is one
     takes: int | None = None  # the channels the block takes, where not its first conv's
 

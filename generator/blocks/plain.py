@@ -353,12 +353,8 @@ class PlainBlocks(BlockFamily):
             first=first,
             width=middle.out_channels if kind == "bottleneck" else last.out_channels,
             out=last.out_channels,
-            stride=1,
-            stride_on=None,
             groups=middle.groups if kind == "bottleneck" else 1,
-            first_dilation=1,
             dilation=1 if kind == "basic" else None,
-            last_norm=None,
         )
 
     def fields(self, reader: TreeReader) -> dict[str, Any]:

@@ -239,12 +239,7 @@ class Res2NetBlocks(BlockFamily):
             first=conv1,
             width=width,
             out=conv3.out_channels,
-            stride=1,
-            stride_on=None,
             groups=first.groups,
-            first_dilation=1,
-            dilation=None,
-            last_norm=None,
         )
 
     def unused_parts(self, module: Any) -> set[str]:

@@ -322,12 +322,7 @@ class ResNeStBlocks(BlockFamily):
             first=conv1,
             width=width,
             out=conv3.out_channels,
-            stride=1,
-            stride_on=None,
             groups=groups,
-            first_dilation=1,
-            dilation=None,
-            last_norm=None,
         )
 
     def fields(self, reader: TreeReader) -> dict[str, Any]:

@@ -360,12 +360,8 @@ class SelectiveKernelBlocks(BlockFamily):
             first=first,
             width=width,
             out=out,
-            stride=1,
-            stride_on=None,
             groups=groups,
-            first_dilation=1,
             dilation=dilation,
-            last_norm=None,
         )
 
     def fields(self, reader: TreeReader) -> dict[str, Any]:
