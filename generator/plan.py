@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .blocks import FAMILIES, family_of
@@ -30,7 +31,7 @@ from .layers import (
     Resize,
     SqueezeExcite,
 )
-from .layouts import LAYOUTS, Layout
+from .layouts import LAYOUTS, CheckpointNames, Layout
 from .spec import (
     ACTIVATING_NORMS,
     GROUPED_NORMS,
@@ -116,6 +117,11 @@ class Plan:
     stem: StemPlan
     stages: tuple[StagePlan, ...]
     head: HeadPlan
+
+    @cached_property
+    def checkpoint_names(self) -> CheckpointNames | None:
+        """The layout's names for the modules, where its checkpoints' are not the file's."""
+        return self.layout.names(self) if self.layout.names is not None else None
 
     @property
     def stage_strides(self) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""The reference models: timm's and torchvision's constructors, called by name with arguments.
+"""The reference models: timm's, torchvision's and mmpretrain's constructors, called by name
+with arguments, and HF transformers' hub models, built from the configs they state.
 
 Only `resnetgen import` and the tests need them; torch and the reference libraries are
 imported when a model is built, never when this module is.
@@ -14,8 +15,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from torch import nn
 
-LIBRARIES = {"timm": "timm", "torchvision": "torchvision"}
+LIBRARIES = {
+    "timm": "timm",
+    "torchvision": "torchvision",
+    "transformers": "transformers",
+    "mmpretrain": "mmpretrain",
+}
 INSTALL = "pip install 'resnetgen[dev]' (or: pip install torch torchvision timm)"
+# Where a library installs otherwise: mmpretrain's own pins compile mmcv.
+INSTALLS = {
+    "transformers": "pip install 'resnetgen[dev]' (or: pip install transformers)",
+    "mmpretrain": "scripts/install_mmpretrain PIP (mmpretrain's own pins compile mmcv)",
+}
+HF_MODELS = {"resnet": ("ResNetConfig", "ResNet"), "bit": ("BitConfig", "Bit")}
 
 
 class ReferenceUnavailable(Exception):
@@ -23,10 +35,14 @@ class ReferenceUnavailable(Exception):
 
 
 def split_reference(reference: str) -> tuple[str, str]:
-    """`timm/resnet50` -> ("timm", "resnet50")."""
+    """`timm/resnet50` -> ("timm", "resnet50"); `transformers/microsoft/resnet-50` ->
+    ("transformers", "microsoft/resnet-50")."""
     library, _, model = reference.partition("/")
     if library not in LIBRARIES or not model:
-        raise ReferenceUnavailable(f"expected timm/NAME or torchvision/NAME (given {reference!r})")
+        raise ReferenceUnavailable(
+            "expected timm/NAME, torchvision/NAME, mmpretrain/NAME or transformers/ORG/NAME "
+            f"(given {reference!r})"
+        )
     return library, model
 
 
@@ -35,14 +51,21 @@ def library_module(library: str) -> Any:
         try:
             module = importlib.import_module(needed)
         except ImportError:
-            raise ReferenceUnavailable(f"{needed} is not installed; {INSTALL}") from None
+            install = INSTALLS.get(needed, INSTALL)
+            raise ReferenceUnavailable(f"{needed} is not installed; {install}") from None
     return module
 
 
 def model_names(library: str) -> list[str]:
     """Every classification model the library can build by name."""
+    if library == "transformers":
+        from .layouts.transformers import HUB
+
+        return list(HUB)
     module = library_module(library)
     if library == "timm":
+        return list(module.list_models())
+    if library == "mmpretrain":
         return list(module.list_models())
     return list(module.models.list_models(module=module.models))
 
@@ -62,6 +85,10 @@ def build_reference(reference: str, arguments: dict[str, Any] | None = None) -> 
             warnings.simplefilter("ignore")  # torch's notes on zero-sized layers and the like
             if library == "timm":
                 return module.create_model(name, pretrained=False, **keywords)
+            if library == "transformers":
+                return _hub_model(module, name, keywords)
+            if library == "mmpretrain":
+                return module.get_model(name, pretrained=False, **keywords)
             if "norm_layer" in keywords:
                 keywords["norm_layer"] = _torchvision_norm(keywords["norm_layer"])
             return module.models.get_model(name, weights=None, **keywords)
@@ -91,3 +118,29 @@ def _torchvision_norm(value: Any) -> Any:
             f"norm_layer {value!r} is not one of {', '.join(norms)} (as timm names them)"
         )
     return norms[key]
+
+
+def _hub_model(transformers: Any, name: str, keywords: dict[str, Any]) -> nn.Module:
+    """A HF hub ResNet from its config, with random weights, whose call gives the logits."""
+    from .layouts.transformers import HUB
+
+    kind, stated = HUB[name]
+    config_class, model = HF_MODELS[kind]
+    config = getattr(transformers, config_class)(**{"num_labels": 1000, **stated, **keywords})
+    if config.num_labels:
+        return logits_only(getattr(transformers, f"{model}ForImageClassification")(config))
+    return getattr(transformers, f"{model}Model")(config)
+
+
+def logits_only(model: nn.Module) -> nn.Module:
+    """A HF classifier whose call returns its output's logits, as the other references'
+    do; its class keeps its name, so that the tree reader knows it."""
+    base = type(model)
+
+    def forward(self: nn.Module, pixel_values: Any) -> Any:
+        return base.forward(self, pixel_values).logits
+
+    model.__class__ = type(
+        base.__name__, (base,), {"forward": forward, "__module__": base.__module__}
+    )
+    return model

@@ -227,6 +227,9 @@ def _layout(spec: Any) -> Iterator[Finding]:
         yield ("stem", "pool", "type"), f"the {layout.name} layout's stem pool is a max pool"
     if spec.anti_alias != "none" and not layout.anti_alias:
         yield ("anti_alias",), f"the {layout.name} layout has no anti-aliasing pools"
+    if layout.lacks is not None:
+        for path, what in layout.lacks(spec):
+            yield path, f"the {layout.name} layout {what}"
 
 
 RULES: tuple[Rule, ...] = (

@@ -40,7 +40,7 @@ ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 AntiAliasType = Literal["none", "blur", "avg"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
-LayoutName = Literal["resnet", "legacy_senet", "resnetv2"]
+LayoutName = Literal["resnet", "legacy_senet", "resnetv2", "transformers", "mmpretrain"]
 
 # Top-level names a generated file defines besides its factory; a spec name must not shadow them.
 RESERVED_NAMES = frozenset(
@@ -55,6 +55,9 @@ RESERVED_NAMES = frozenset(
         "EfficientChannelAttention",
         "conv1x1",
         "conv3x3",
+        "checkpoint_name",
+        "load_under_own_names",
+        "save_under_checkpoint_names",
         "downsample",
         "make_stage",
         "fold_batch_norm",
@@ -86,7 +89,13 @@ Stride = Annotated[StrictInt, Field(ge=1, le=4)]
 
 
 PrunedBlock = Annotated[list[Channels], Field(min_length=2, max_length=2)]
-Reference = Annotated[StrictStr, Field(pattern=r"^(torchvision|timm)/[a-z0-9_]+$")]
+Reference = Annotated[
+    StrictStr,
+    Field(
+        pattern=r"^((torchvision|timm|mmpretrain)/[a-z0-9_]+"
+        r"|transformers/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)$"
+    ),
+]
 
 
 def _one_or_many(value: object) -> object:
@@ -415,8 +424,10 @@ class Spec(_Section):
     ] = Field(
         [],
         max_length=4,
-        description="The torchvision or timm model(s) whose checkpoints load into this network, "
-        "e.g. timm/resnet50d; a zoo spec reproduces their logits too.",
+        description="The models whose checkpoints load into this network: timm/NAME, "
+        "torchvision/NAME, mmpretrain/NAME (mmpretrain.get_model) or transformers/ORG/NAME "
+        "(a HF hub model, built from the config its config.json states), e.g. "
+        "timm/resnet50d; a zoo spec reproduces their logits too.",
     )
     input: Input = Input()
     stem: Stem = Stem()
@@ -453,5 +464,9 @@ class Spec(_Section):
         "layer1..., se, fc) or legacy_senet (timm's senet.py: the stem in layer0 as conv1, "
         "bn1, ..., pool0, se_module, last_linear) or resnetv2 (timm's resnetv2.py: the stem "
         "and its pool in stem, blocks in stages.N.blocks with norm1, norm2, ..., shortcuts "
-        "as downsample.conv and downsample.norm, a 1x1 conv classifier as head.fc).",
+        "as downsample.conv and downsample.norm, a 1x1 conv classifier as head.fc) or "
+        "transformers (HF transformers' ResNet and BiT: resnet.embedder, "
+        "resnet.encoder.stages.N.layers, classifier.1) or mmpretrain (its ResNet, ResNetV1c "
+        "and ResNetV1d: backbone. and head.fc); the last two build resnet.py's modules and "
+        "their state_dict speaks the library's names.",
     )

@@ -35,12 +35,16 @@ NORM_ENTRIES: dict[NormType, tuple[str, ...]] = {
 }
 
 
-def state_shapes(plan: Plan) -> Shapes:
-    """Every key of the generated model's state_dict with its tensor's shape."""
+def state_shapes(plan: Plan, own_names: bool = False) -> Shapes:
+    """Every key of the generated model's state_dict with its tensor's shape, under the
+    layout's names (or, with `own_names`, the file's modules' where they differ)."""
     shapes: Shapes = {}
     for name, layer in plan.named_layers():
         shapes.update(layer_shapes(name.rstrip("."), layer, plan.norm))
-    return shapes
+    names = plan.checkpoint_names
+    if names is None or own_names:
+        return shapes
+    return {names.name(key): shape for key, shape in shapes.items()}
 
 
 def layer_shapes(name: str, layer: Layer, norm: NormType) -> Shapes:

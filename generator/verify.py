@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from .spec import RESERVED_NAMES
 
 ALLOWED_IMPORTS = {("torch", None), ("torch", "nn"), ("collections", "OrderedDict")}
+TABLE_NAMES = {"CHECKPOINT_PARTS", "CHECKPOINT_STAGES", "CHECKPOINT_BLOCK"}
 
 
 class UnsafeOutput(Exception):
@@ -33,6 +34,8 @@ def verify_source(source: str, factory: str) -> None:
             continue
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             defined.append(node.name)
+            continue
+        if _is_name_table(node):
             continue
         raise UnsafeOutput(f"unexpected top-level {type(node).__name__} at line {node.lineno}")
     unexpected = set(defined) - RESERVED_NAMES - {factory}
@@ -60,6 +63,21 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _statements(handler.body)
         for case in getattr(node, "cases", []):
             yield from _statements(case.body)
+
+
+def _is_name_table(node: ast.stmt) -> bool:
+    """A layout's table of checkpoint names: a reserved name bound to a dict of strings."""
+    return (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in TABLE_NAMES
+        and isinstance(node.value, ast.Dict)
+        and all(
+            isinstance(item, ast.Constant) and isinstance(item.value, str)
+            for item in [*node.value.keys, *node.value.values]
+        )
+    )
 
 
 def _is_docstring(node: ast.stmt) -> bool:

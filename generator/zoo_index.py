@@ -23,13 +23,18 @@ INDEX = Path(__file__).resolve().parent / "zoo_index.json"
 
 
 def fingerprints(plan: Plan) -> tuple[str, str]:
-    """The fingerprint of a network's state, and of it but for classes and input channels."""
-    shapes = state_shapes(plan)
-    return _digest(shapes), _digest(_without_head_and_input(shapes, plan))
+    """The fingerprint of a network's state, and of it but for classes and input channels
+    (under the file's own names and its layout's, so that a headless copy, whose layout
+    may name it differently, is found too)."""
+    own = state_shapes(plan, own_names=True)
+    body = {f"{plan.layout.name}:{key}": shape for key, shape in own.items()}
+    return _digest(state_shapes(plan)), _digest(_without_head_and_input(body, plan))
 
 
 def _without_head_and_input(shapes: Shapes, plan: Plan) -> Shapes:
-    classifier, first_conv = f"{plan.layout.classifier}.", f"{plan.stem.layers[0][0]}.weight"
+    layout = plan.layout.name
+    classifier = f"{layout}:{plan.layout.classifier}."
+    first_conv = f"{layout}:{plan.stem.layers[0][0]}.weight"
     kept = {key: shape for key, shape in shapes.items() if not key.startswith(classifier)}
     out, _, *kernel = kept[first_conv]
     return {**kept, first_conv: (out, 0, *kernel)}

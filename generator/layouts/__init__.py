@@ -5,10 +5,10 @@ to the table below and its name to the spec's LayoutName (CONTRIBUTING.md)."""
 from __future__ import annotations
 
 from ..spec import LayoutName
-from . import legacy_senet, resnet, resnetv2
-from .layout import Layout, View
+from . import legacy_senet, mmpretrain, resnet, resnetv2, transformers
+from .layout import CheckpointNames, Layout, View
 
-_MODULES = (resnet, legacy_senet, resnetv2)
+_MODULES = (resnet, legacy_senet, resnetv2, transformers, mmpretrain)
 LAYOUTS: dict[LayoutName, Layout] = {module.LAYOUT.name: module.LAYOUT for module in _MODULES}
 # The view of each network class the tree reader reads, by the class's qualified name.
 VIEWS: dict[str, View] = {
@@ -16,4 +16,4 @@ VIEWS: dict[str, View] = {
 }
 DEFAULT_VIEW = resnet.VIEW  # the reader's own names, for any other network
 
-__all__ = ["DEFAULT_VIEW", "LAYOUTS", "VIEWS", "Layout", "View"]
+__all__ = ["DEFAULT_VIEW", "LAYOUTS", "VIEWS", "CheckpointNames", "Layout", "View"]

@@ -11,11 +11,17 @@ under resnet.py's names.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..spec import BlockKind, LayoutName
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+
+# A field's path in the spec and what is wrong with it, as the rules yield them.
+Lack = tuple[tuple[str, ...], str]
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,11 @@ class Layout:
     preactivation: bool  # whether it names pre-activation networks' parts
     pool_conv: bool  # whether it names a strided conv in place of the stem's max pool
     anti_alias: bool  # whether it names anti-aliasing pools
+    # What else the library cannot build, for a spec: each field it lacks, and why.
+    lacks: Callable[[Any], Iterator[Lack]] | None = None
+    # The library's names for the modules where they are not the file's own: the file
+    # builds resnet.py's modules and its state_dict speaks the library's names.
+    names: Callable[[Plan], CheckpointNames] | None = None
 
     def stem_names(self, count: int) -> tuple[list[str], list[str]]:
         """The module names of a stem of `count` convs: each conv's, then each norm's
@@ -78,6 +89,30 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class CheckpointNames:
+    """A library's names for a network's modules, where its modules are resnet.py's:
+    `parts` by the module's whole name, each stage's blocks by the stage's (the block's
+    index follows), and each block's parts by their name in the block. A module none of
+    them names keeps its own name."""
+
+    library: str  # what names them: "HF transformers' ResNetForImageClassification"
+    parts: dict[str, str]
+    stages: dict[str, str]
+    block: dict[str, str]
+
+    def name(self, own: str) -> str:
+        """A tensor's name in the library's state_dict, from its name in the file's."""
+        module, _, entry = own.rpartition(".")
+        if module in self.parts:
+            return f"{self.parts[module]}.{entry}"
+        stage, _, rest = module.partition(".")
+        if stage in self.stages and rest:
+            index, _, part = rest.partition(".")
+            return f"{self.stages[stage]}.{index}.{self.block.get(part, part)}.{entry}"
+        return own
+
+
+@dataclass(frozen=True)
 class View:
     """How the tree reader sees one library's networks: under resnet.py's names.
 
@@ -94,6 +129,14 @@ class View:
     shortcut: Callable[[Any, str], Any] | None = None
     names: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = ()
     keys: Callable[[list[str]], dict[str, str] | None] | None = None
+    # A library whose models carry a config: the tree reader reads such a model's state
+    # through `keys` and takes from its `config` what `settled` says the weights cannot
+    # show (a checkpoint folder's config.json is read the same way).
+    config: Callable[[Any], dict[str, Any]] | None = None
+    settled: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # What every network of the layout has that its weights cannot show, given the
+    # spec data its state gave.
+    implied: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def own_name(self, name: str) -> str:
         """A module's name in the library's tree, from its name in the view."""

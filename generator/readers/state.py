@@ -60,9 +60,53 @@ def read_state(shapes: Shapes) -> tuple[dict[str, Any], list[str]]:
     back = {new: old for old, new in renamed.items()}
     reader = StateReader({renamed[name]: shape for name, shape in shapes.items()}, view)
     try:
-        return reader.read(), reader.assumed
+        data = reader.read()
     except NotExpressible as error:
         raise NotExpressible(_own(error.module, back), error.reason) from None
+    implied = view.implied(data) if view.implied is not None else {}
+    return _merged(data, implied), unsettled(reader.assumed, _paths(implied))
+
+
+def with_settled(
+    data: dict[str, Any], view: View, config: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Spec data with what a library's config settles (`View.settled`) over it, and the
+    fields it settled, which are then not assumed."""
+    if view.settled is None or config is None:
+        return data, []
+    settled = view.settled(config)
+    return _merged(data, settled), list(_paths(settled))
+
+
+def unsettled(assumed: list[str], settled: list[str]) -> list[str]:
+    """The assumptions a config did not settle ("stages.stride_on 3x3" is settled by
+    stages.stride_on, "norm.groups 32" by norm)."""
+
+    def covers(entry: str, path: str) -> bool:
+        field, path = f"{entry.split()[0]}.", f"{path}."
+        return field.startswith(path) or path.startswith(field)
+
+    return [entry for entry in assumed if not any(covers(entry, path) for path in settled)]
+
+
+def _merged(data: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(data)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _paths(fields: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in fields.items():
+        if isinstance(value, dict) and value:
+            paths += _paths(value, f"{prefix}{key}.")
+        else:
+            paths.append(f"{prefix}{key}")
+    return paths
 
 
 def _own(name: str, back: dict[str, str]) -> str:

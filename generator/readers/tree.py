@@ -21,6 +21,7 @@ from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
 from .common import NotExpressible, Setting, class_name, short_name, side
 from .leaves import Leaves, drop_rate, is_classifier_conv, is_linear
 from .network import pruned, stage_fields, zero_init
+from .state import read_state, with_settled
 from .stem import read_stem
 
 LEGACY_SE = "timm.models.senet.SEModule"
@@ -37,12 +38,23 @@ BLOCK_ACTIVATIONS = ("act1", "act2", "act3", "relu", "act")
 def read_model(model: nn.Module) -> dict[str, Any]:
     """Spec data (all but name, description and reference) of a ResNet's module tree."""
     view = VIEWS.get(class_name(model))
+    if view is not None and view.config is not None:
+        return read_configured(model, view)
     try:
         return TreeReader(view or DEFAULT_VIEW).read(model)
     except NotExpressible as error:
         if view is None:
             raise
         raise NotExpressible(view.own_name(error.module), error.reason) from None
+
+
+def read_configured(model: nn.Module, view: View) -> dict[str, Any]:
+    """A model that carries its config (HF's, mmpretrain's): its state read through the
+    layout's names, and what the weights cannot show from the config."""
+    shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    data, _assumed = read_state(shapes)
+    assert view.config is not None
+    return with_settled(data, view, view.config(model))[0]
 
 
 class TreeReader(Leaves):

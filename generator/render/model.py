@@ -15,6 +15,7 @@ from .blocks import block_context
 from .environment import environment
 from .inference import inference_context
 from .modules import ACTIVATIONS, KAIMING_GAIN, conv_class, norm_layer
+from .names import names_context
 from .shortcuts import avg_down_pool, projection_kernels, shortcut_return
 from .stem import ZERO_PADDED_COMMENT, classifier, stem_entries, stem_pool
 from .text import LINE_LENGTH, docstring_text, wrap
@@ -62,6 +63,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             or 1 in projection_kernels(plan),
         },
         **avg_down_pool(plan),
+        **names_context(plan),
     }
 
 

@@ -17,6 +17,8 @@ def stem_pool(plan: Plan) -> list[str]:
     if pool is None or not layers or plan.layout.pool_in_stem:
         return []
     modules = [_pool_module(plan, layer) for layer in layers]
+    if len(layers) == 1 and isinstance(layers[0], MaxPool) and layers[0].zero_padded:
+        modules = list(_zero_padded_pool(layers[0]))  # one Sequential, split where long
     if pool.type == "conv":
         modules.append(ACTIVATIONS[plan.activation])
     comments = []
