@@ -15,14 +15,15 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import Location, PlanError, Problem, SpecError
 from .inherit import deep_merge, parse_setting
 from .load import LoadedSpec, load
-from .readers.common import NotExpressible
+from .plan import Plan
+from .readers.common import ConfigNotFollowed, NotExpressible
 from .readers.containers import Found, groups, weights_in, without_wrappers
 from .readers.files import CheckpointError, Opened, Stored, open_checkpoint
 from .scaffold import cannot_write, check_name, schema_comment, write_checked
@@ -70,7 +71,7 @@ def import_checkpoint(
 
     try:
         opened = open_checkpoint(path)
-        found, data, assumed = _read(opened)
+        found, data, assumed, settled = _read(opened)
     except CheckpointError as error:
         raise refuse(str(error)) from None
     except (NotExpressible, ValueError) as error:
@@ -81,7 +82,8 @@ def import_checkpoint(
     if target.exists() and not force:
         raise refuse(f"{target} exists; --force replaces it, --name writes another")
     own = {"name": name, "description": _description(path)}
-    spec = _spec(data, own, directory, _config_architecture(opened), _overrides(overrides))
+    architecture = _config_architecture(opened)
+    spec = _spec(data, own, directory, architecture, _overrides(overrides), settled)
     try:
         write_checked(
             directory, target, spec.text, check=lambda loaded: prove(loaded, found.tensors)
@@ -106,16 +108,19 @@ def _not_read(error: Exception) -> str:
     return str(error)
 
 
-def _read(opened: Opened) -> tuple[Found, dict[str, Any], list[str]]:
-    """The weights, the spec data their names and shapes read as, and what it assumed:
-    all the names, or the one part of them (a backbone's) that reads as a network."""
-    from .readers.state import read_state
+def _read(opened: Opened) -> tuple[Found, dict[str, Any], list[str], bool]:
+    """The weights, the spec data their names and shapes read as, what it assumed and
+    whether a config settled some of it: all the names, or the one part of them (a
+    backbone's) that reads as a network."""
+    from .readers.state import read_settled, read_state
 
     tensors, entry, others = weights_in(opened.content, _is_tensor)
     tensors, prefix = without_wrappers(tensors)
     try:
-        data, assumed = read_state(_shapes(tensors))
-        return Found(tensors, entry, others, prefix, ()), data, assumed
+        data, assumed, settled = read_settled(_shapes(tensors), opened.config)
+        return Found(tensors, entry, others, prefix, ()), data, assumed, bool(settled)
+    except ConfigNotFollowed:
+        raise
     except NotExpressible as whole:
         parts = list(groups(tensors))
         for part, below in parts:
@@ -124,7 +129,7 @@ def _read(opened: Opened) -> tuple[Found, dict[str, Any], list[str]]:
             except NotExpressible:
                 continue
             left = tuple(p for p, _ in parts if p != part)
-            return Found(below, entry, others, f"{prefix}{part}.", left), data, assumed
+            return Found(below, entry, others, f"{prefix}{part}.", left), data, assumed, False
         raise whole from None
 
 
@@ -152,9 +157,11 @@ def _spec(
     directory: Path,
     architecture: str | None,
     changes: dict[str, Any],
+    settled: bool = False,
 ) -> _Spec:
     """The spec text: the zoo network the weights are (extended, with its reference), or
-    the one they are but for the classes and input channels, or else the data read."""
+    the one they are but for the classes and input channels, or else the data read. Where
+    a config settled what weights cannot show, the zoo network must agree with it."""
     comment = schema_comment(directory)
     read = network({**own, **data})
     if read is None:
@@ -167,15 +174,23 @@ def _spec(
     if matches:
         base = _preferred(matches, read, architecture)
         child = deep_merge({} if exact else _changes(data, base), changes)
-        if exact and not changes and load(base).plan.references:
-            own = {**own, "reference": list(load(base).plan.references)}
-        merged = {**own, **deep_merge(base_data(base), child)}
-        if reachable(base, own["name"], directory) and network(merged) is not None:
+        based = network({**own, **deep_merge(base_data(base), child)})
+        agrees = based is not None and (not settled or _same_network(based, read))
+        if reachable(base, own["name"], directory) and agrees:
+            if exact and not changes and load(base).plan.references:
+                own = {**own, "reference": list(load(base).plan.references)}
             text = spec_yaml({**own, "extends": base, **child}, comment)
             ordered = (base, *(zoo for zoo in matches if zoo != base))
             return _Spec(text, base, bool(exact), ordered)
     shortest = shortest_spec(deep_merge(data, changes), own, directory, comment)
     return _Spec(shortest.text, None, False, ())
+
+
+def _same_network(one: Plan, other: Plan) -> bool:
+    """Whether two plans build the same network, but for their names and init."""
+    return replace(anonymous(one), zero_init_residual=False) == replace(
+        anonymous(other), zero_init_residual=False
+    )
 
 
 @functools.cache

@@ -472,8 +472,10 @@ def _import_checkpoint(
             click.echo(f"the same keys and shapes: {', '.join(imported.matches[1:])}")
         what = "stride placement, activation, dilation, anti-aliasing, drop rates"
         click.echo(f"assumed: what weights cannot show ({what}) is as {imported.base} has it")
-    else:
+    elif imported.assumed:
         click.echo(f"assumed (the weights cannot show them): {'; '.join(imported.assumed)}")
+    else:
+        click.echo("assumed: nothing (the layout and its config settle what weights cannot show)")
     click.echo("--set FIELD=VALUE changes what was assumed")
     click.echo(f"wrote {imported.path}")
     click.echo("load the file into the generated model:")

@@ -27,7 +27,7 @@ from resnetgen.load import load
 from resnetgen.readers.common import NotExpressible
 from resnetgen.readers.files import read_safetensors
 from resnetgen.readers.state import read_state
-from resnetgen.references import build_reference
+from resnetgen.references import build_reference, logits_only
 from resnetgen.shortest import network
 from resnetgen.state import state_shapes
 from resnetgen.zoo_index import INDEX, computed
@@ -354,3 +354,123 @@ def test_a_safetensors_header_is_read_without_its_tensors(tmp_path) -> None:
     }
     torch.testing.assert_close(stored["w"].read(), state["w"])
     torch.testing.assert_close(stored["b"].read(), state["b"])
+
+
+# HF transformers' and mmpretrain's files: a folder saved by save_pretrained, whose
+# config.json settles what the weights cannot show, and mmengine's checkpoints.
+SETTLED = "assumed: nothing (the layout and its config settle what weights cannot show)"
+V1_STRIDES = {"downsample_in_bottleneck": True, "downsample_in_first_stage": True}
+BASIC = {"layer_type": "basic", "hidden_sizes": [64, 128, 256, 512], "depths": [2, 2, 2, 2]}
+HF_FOLDERS = {
+    "ResNet, v1 strides": ("ResNet", {"depths": [1, 2, 1, 1], **V1_STRIDES}, SETTLED),
+    "ResNet-18 of 3 classes": (
+        "ResNet",
+        {**BASIC, "num_labels": 3},
+        "its network: hf_resnet18, whose keys and shapes these are, but for its classes",
+    ),
+    "BiT of 8 norm groups, SiLU": (
+        "Bit",
+        {"depths": [1, 1, 1, 1], "num_groups": 8, "num_labels": 5, "hidden_act": "silu"},
+        SETTLED,
+    ),
+    "headless BiT": ("Bit", {"depths": [1, 1, 2, 1], "num_labels": 0}, SETTLED),
+}
+
+
+@pytest.mark.parametrize("case", HF_FOLDERS)
+def test_a_hf_folder_imports_and_loads_as_its_config_says(tmp_path, case: str) -> None:
+    import transformers
+
+    kind, settings, said = HF_FOLDERS[case]
+    config = getattr(transformers, f"{kind}Config")(**settings)
+    headed = config.num_labels > 0
+    model = getattr(transformers, f"{kind}{'ForImageClassification' if headed else 'Model'}")(
+        config
+    )
+    randomise_norms(model, torch.Generator().manual_seed(0))
+    model.save_pretrained(tmp_path / "hub")
+    reference = logits_only(model) if headed else _pooled(model)
+    got, want, output = _logits_after_import(reference.eval(), tmp_path / "hub", tmp_path)
+    torch.testing.assert_close(got, want)
+    assert said in output
+
+
+def test_a_hf_config_the_language_cannot_follow_is_refused_in_one_line(tmp_path) -> None:
+    import transformers
+
+    config = transformers.ResNetConfig(depths=[1, 1, 1, 1], hidden_act="silu")
+    transformers.ResNetForImageClassification(config).save_pretrained(tmp_path / "hub")
+    result = _import(tmp_path / "hub", tmp_path / "specs")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{tmp_path / 'hub'}: not a network the spec language has: config.json hidden_act: "
+        "'silu' beside the blocks' ReLUs"
+    ]
+    assert not (tmp_path / "specs").exists()
+
+
+def _pooled(model: torch.nn.Module) -> torch.nn.Module:
+    """A HF backbone as the generated headless model answers: its pooled features."""
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.model(x).pooler_output.flatten(1)
+
+    return Pooled()
+
+
+def test_a_hf_hub_resnet_is_its_zoo_network_with_its_reference(tmp_path) -> None:
+    model = build_reference("transformers/microsoft/resnet-50")
+    model.save_pretrained(tmp_path / "resnet-50")
+    got, want, output = _logits_after_import(model.eval(), tmp_path / "resnet-50", tmp_path)
+    torch.testing.assert_close(got, want)
+    assert "its network: hf_resnet50, whose keys and shapes these are\n" in output
+    (spec,) = (tmp_path / "specs").glob("*.yaml")
+    assert 'reference: ["transformers/microsoft/resnet-50"]' in spec.read_text()
+
+
+def test_an_mmengine_checkpoint_of_mmpretrain_imports_and_loads(tmp_path) -> None:
+    model = _reference("mmpretrain/resnetv1d50_8xb32_in1k")
+    checkpoint = {
+        "meta": {"epoch": 100, "mmengine_version": "0.10.7"},
+        "state_dict": model.state_dict(),
+    }
+    torch.save(checkpoint, tmp_path / "epoch_100.pth")
+    got, want, output = _logits_after_import(model, tmp_path / "epoch_100.pth", tmp_path)
+    torch.testing.assert_close(got, want)
+    assert "took 'state_dict'" in output
+    assert "its network: mmpretrain_resnetv1d50, whose keys and shapes these are\n" in output
+
+
+def test_an_mmdet_backbone_of_mmpretrain_imports_and_loads(tmp_path) -> None:
+    model = _reference("mmpretrain/resnetv1c50_8xb32_in1k")
+    state = {f"backbone.{k}": v for k, v in model.backbone.state_dict().items()}
+    state |= {"neck.lateral_convs.0.conv.weight": torch.zeros(8, 256, 1, 1)}
+    torch.save({"meta": {"epoch": 12}, "state_dict": state}, tmp_path / "detector.pth")
+    got, want, output = _logits_after_import(
+        _last_stage_pooled(model), tmp_path / "detector.pth", tmp_path
+    )
+    torch.testing.assert_close(got, want)
+    assert "names prefixed 'backbone.'; left the rest (neck.)" in output
+    assert (
+        "its network: mmpretrain_resnetv1c50, whose keys and shapes these are, but for its classes"
+        in output
+    )
+
+
+def _last_stage_pooled(model: torch.nn.Module) -> torch.nn.Module:
+    """An mmpretrain classifier's backbone, pooled as a headless generated model is."""
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = model.backbone
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.backbone(x)[-1].mean((2, 3))
+
+    return Pooled().eval()

@@ -125,7 +125,10 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
             ["torchvision/resnet18", "--arg", "norm_layer=instancenorm"],
             "norm_layer 'instancenorm' is not one of",
         ),
-        (["keras/resnet50"], "expected timm/NAME, torchvision/NAME, mmpretrain/NAME or transformers/ORG/NAME (given 'keras/resnet50')"),
+        (
+            ["keras/resnet50"],
+            "expected timm/NAME, torchvision/NAME, mmpretrain/NAME or transformers/ORG/NAME (given 'keras/resnet50')",
+        ),
         (["timm/resnet18", "--name", "print"], "name: 'print' would shadow a Python builtin"),
     ],
 )

@@ -138,6 +138,14 @@ def _settled(config: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _implied(data: dict[str, Any]) -> dict[str, Any]:
+    """What mmpretrain's ResNets always are, which their weights cannot show: ReLU, a max
+    pool, plain convs, no anti-aliasing, drop path or dropout."""
+    fixed: dict[str, Any] = {"activation": "relu", "anti_alias": "none"}
+    fixed |= {"weight_standardization": None, "stem": {"pool": {"type": "max"}}}
+    return fixed | {"stages": {"drop_path": 0.0}, "head": {"dropout": 0.0}}
+
+
 LAYOUT = replace(
     resnet.LAYOUT,
     name="mmpretrain",
@@ -159,4 +167,5 @@ VIEW = View(
     keys=_keys,
     config=_config,
     settled=_settled,
+    implied=_implied,
 )

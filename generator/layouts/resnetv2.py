@@ -104,7 +104,7 @@ def _keys(names: list[str]) -> dict[str, str] | None:
     """A ResNetV2's tensors under resnet.py's names (as `_children` shows its tree):
     stages.S.blocks.B as layer{S+1}.B, its norms as bnK, a projection as downsample.0
     and .1 (an average pool before it has no weights to tell), head.fc as fc."""
-    if not any(name.startswith(("stem.", "stages.")) for name in names):
+    if not any(name.startswith(("stem.conv", "stem.norm", "stages.")) for name in names):
         return None
     renamed = {}
     for name in names:

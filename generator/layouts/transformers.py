@@ -154,11 +154,15 @@ def _settled(config: dict[str, Any]) -> dict[str, Any]:
     """What a HF config states that the weights cannot show: the activation, where the
     stride sits (downsample_in_bottleneck: the first 1x1, else the 3x3) and whether the
     first stage strides; BiT's standardised convs and zero-padded stem pool."""
-    from ..readers.common import NotExpressible
+    from ..readers.common import ConfigNotFollowed
 
     kind, act = config.get("model_type"), config.get("hidden_act", "relu")
-    if act not in ACTIVATIONS:
-        raise NotExpressible("config.json hidden_act", f"the activation {act!r}")
+    if kind not in ("resnet", "bit"):
+        return {}
+    # HF's ResNet activates its stem and each block's sum by hidden_act, the convs inside
+    # a block by ReLU whatever it says: one activation throughout is ReLU's.
+    if act not in ACTIVATIONS or (kind == "resnet" and act != "relu"):
+        raise ConfigNotFollowed("config.json hidden_act", f"{act!r} beside the blocks' ReLUs")
     depths = config.get("depths") or [3, 4, 6, 3]
     first = 2 if config.get("downsample_in_first_stage") else 1
     fields: dict[str, Any] = {"activation": ACTIVATIONS[act]}
@@ -167,11 +171,13 @@ def _settled(config: dict[str, Any]) -> dict[str, Any]:
         fields["stages"] = {"stride_on": stride_on, "strides": [first] + [2] * (len(depths) - 1)}
         return fields
     if config.get("layer_type") != "preactivation":
-        raise NotExpressible("config.json layer_type", f"BiT's {config.get('layer_type')!r} layers")
+        raise ConfigNotFollowed(
+            "config.json layer_type", f"BiT's {config.get('layer_type')!r} layers"
+        )
     if config.get("global_padding") or config.get("embedding_dynamic_padding"):
-        raise NotExpressible("config.json global_padding", "BiT's dynamic (TF 'SAME') padding")
+        raise ConfigNotFollowed("config.json global_padding", "BiT's dynamic (TF 'SAME') padding")
     if config.get("output_stride", 32) != 32 or config.get("drop_path_rate"):
-        raise NotExpressible("config.json output_stride", "a dilated or drop-path BiT")
+        raise ConfigNotFollowed("config.json output_stride", "a dilated or drop-path BiT")
     fields["weight_standardization"] = {"eps": 1e-8}
     fields["stem"] = {"pool": {"zero_padded": True}}
     fields["norm"] = {"type": "group", "groups": config.get("num_groups", 32)}
@@ -179,10 +185,18 @@ def _settled(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _implied(data: dict[str, Any]) -> dict[str, Any]:
-    """A pre-activated network of HF's is BiT: standardised convs, a zero-padded pool."""
-    if not data["stages"].get("preactivation"):
-        return {}
-    return {"weight_standardization": {"eps": 1e-8}, "stem": {"pool": {"zero_padded": True}}}
+    """What HF's ResNets and BiTs always are, which their weights cannot show: no
+    dilation, anti-aliasing, drop path or dropout; a ResNet's max pool and plain convs;
+    a BiT's standardised convs, zero-padded pool and strides (on the 3x3, from stage 2)."""
+    stages = data["stages"]
+    count = len(stages["depths"])
+    fixed: dict[str, Any] = {"anti_alias": "none", "head": {"dropout": 0.0}}
+    fixed["stages"] = {"dilations": [1] * count, "drop_path": 0.0}
+    if not stages.get("preactivation"):
+        return fixed | {"weight_standardization": None, "stem": {"pool": {"type": "max"}}}
+    fixed["stages"] |= {"strides": [1] + [2] * (count - 1), "stride_on": "3x3"}
+    fixed["weight_standardization"] = {"eps": 1e-8}
+    return fixed | {"stem": {"pool": {"type": "max", "zero_padded": True}}}
 
 
 LAYOUT = replace(

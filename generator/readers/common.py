@@ -17,6 +17,11 @@ class NotExpressible(Exception):
         super().__init__(f"{self.module}: {reason}")
 
 
+class ConfigNotFollowed(NotExpressible):
+    """A setting of a library's config (the model's, or a folder's config.json) that the
+    spec language cannot follow: the weights beside it are then not read otherwise."""
+
+
 def class_name(module: Any) -> str:
     return f"{type(module).__module__}.{type(module).__qualname__}"
 

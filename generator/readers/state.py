@@ -48,9 +48,20 @@ class ConvShape:
     bias: bool
 
 
-def read_state(shapes: Shapes) -> tuple[dict[str, Any], list[str]]:
+def read_state(
+    shapes: Shapes, config: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Spec data (all but name, description and reference) of a ResNet's state, and what
-    it assumed; NotExpressible names the first tensor it cannot place."""
+    it assumed; NotExpressible names the first tensor it cannot place. A library's config
+    beside the weights (a HF folder's config.json) settles what it states."""
+    data, assumed, _settled = read_settled(shapes, config)
+    return data, assumed
+
+
+def read_settled(
+    shapes: Shapes, config: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """`read_state`, and the fields the config settled."""
     # The default view last: it takes any names.
     for view in sorted(dict.fromkeys(VIEWS.values()), key=lambda view: view is DEFAULT_VIEW):
         renamed = view.keys(list(shapes)) if view.keys else None
@@ -64,7 +75,9 @@ def read_state(shapes: Shapes) -> tuple[dict[str, Any], list[str]]:
     except NotExpressible as error:
         raise NotExpressible(_own(error.module, back), error.reason) from None
     implied = view.implied(data) if view.implied is not None else {}
-    return _merged(data, implied), unsettled(reader.assumed, _paths(implied))
+    data, assumed = _merged(data, implied), unsettled(reader.assumed, _paths(implied))
+    data, settled = with_settled(data, view, config)
+    return data, unsettled(assumed, settled), settled
 
 
 def with_settled(
