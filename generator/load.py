@@ -29,7 +29,8 @@ MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights; the largest zoo model
 # Pattern errors explained in words instead of the regular expression.
 PATTERN_HELP = {
     ("name",): "should be a lowercase identifier: a-z, 0-9 and _, starting with a letter",
-    ("reference",): "should be torchvision/NAME or timm/NAME",
+    ("reference",): "should be torchvision/NAME, timm/NAME, mmpretrain/NAME or "
+    "transformers/ORG/NAME",
 }
 
 

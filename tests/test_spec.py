@@ -90,7 +90,8 @@ def test_a_good_spec_loads(write_spec) -> None:
         ("name: x\n", "1:1: stages: required field is missing"),
         (
             GOOD + "reference: pytorch/resnet50\n",
-            "5:12: reference: should be torchvision/NAME or timm/NAME",
+            "5:12: reference: should be torchvision/NAME, timm/NAME, mmpretrain/NAME or "
+            "transformers/ORG/NAME",
         ),
         (
             GOOD + "stem:\n  type: deep\n  channels: [64]\n",
@@ -268,6 +269,20 @@ def test_a_good_spec_loads(write_spec) -> None:
             "(given 'res2net')",
         ),
         (
+            GOOD + "  groups: 32\n  width_per_group: 4\nlayout: transformers\n",
+            "5:11: stages.groups: the transformers layout has no grouped convs (given 32)",
+        ),
+        (
+            GOOD + "layout: mmpretrain\n",
+            "4:11: stages.depths: the mmpretrain layout builds ResNet-18, 34, 50, 101 and 152 only "
+            "(given [1, 1])",
+        ),
+        (
+            GOOD + "  preactivation: true\nlayout: transformers\n",
+            "1:1: norm.type: the transformers layout pre-activated is BiT: group norm and "
+            "standardised convs",
+        ),
+        (
             GOOD + "  branch_activation: true\n",
             "5:22: stages.branch_activation: applies to post-activation basic blocks only, and "
             "this network has none (given True)",
@@ -287,11 +302,12 @@ def test_a_good_spec_loads(write_spec) -> None:
         ),
         (
             GOOD + "reference: timm/Resnet50\n",
-            "5:12: reference: should be torchvision/NAME or timm/NAME (given 'timm/Resnet50')",
+            "5:12: reference: should be torchvision/NAME, timm/NAME, mmpretrain/NAME or "
+            "transformers/ORG/NAME (given 'timm/Resnet50')",
         ),
         (
             GOOD + "reference: [timm/resnet50, x]\n",
-            "5:28: reference.1: should be torchvision/NAME or timm/NAME (given 'x')",
+            "5:28: reference.1: should be torchvision/NAME, timm/NAME, mmpretrain/NAME or transformers/ORG/NAME (given 'x')",
         ),
     ],
 )
