@@ -26,7 +26,7 @@ from .plan import Plan
 from .readers.common import ConfigNotFollowed, NotExpressible
 from .readers.containers import Found, groups, weights_in, without_wrappers
 from .readers.files import CheckpointError, Opened, Stored, open_checkpoint
-from .scaffold import cannot_write, check_name, schema_comment, write_checked
+from .scaffold import cannot_write, check_name, schema_comment, spec_name, write_checked
 from .shortest import (
     anonymous,
     base_data,
@@ -240,15 +240,6 @@ def _config_architecture(opened: Opened) -> str | None:
     """A timm hub folder's config names the model it holds."""
     architecture = (opened.config or {}).get("architecture")
     return architecture if isinstance(architecture, str) else None
-
-
-def spec_name(path: Path) -> str:
-    """The spec's name from the file's (or folder's): lowercase, a-z0-9_, a letter first."""
-    stem = path.name
-    for suffix in (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt"):
-        stem = stem.removesuffix(suffix)
-    text = re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_")[:60] or "imported"
-    return text if text[0].isalpha() else f"net_{text}"
 
 
 def _description(path: Path) -> str:

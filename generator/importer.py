@@ -17,7 +17,7 @@ from typing import Any
 from .errors import Location, Problem, SpecError
 from .load import LoadedSpec
 from .references import ReferenceUnavailable, build_reference, split_reference
-from .scaffold import cannot_write, check_name, schema_comment, write_checked
+from .scaffold import cannot_write, check_name, schema_comment, spec_name, write_checked
 from .shortest import Shortest, shortest_spec
 from .source import parse_value
 
@@ -49,7 +49,7 @@ def import_reference(
         model = build_reference(reference, keywords)
     except ReferenceUnavailable as error:
         raise refuse(str(error)) from None
-    name = name or model_name
+    name = name or spec_name(Path(model_name))  # microsoft/resnet-50: resnet_50
     check_name(name, where)
     target = directory / f"{name}.yaml"
     if target.exists() and not force:
@@ -108,7 +108,8 @@ def check_same_model(loaded: LoadedSpec, model: Any) -> None:
         if (value.shape, value.dtype) != (got[key].shape, got[key].dtype):
             message = f"{key}: {tuple(value.shape)} in the reference, {tuple(got[key].shape)} here"
             raise SpecError([Problem(where, "", message)])
-    difference = next(layer_differences(model, generated), None)
+    names = loaded.plan.checkpoint_names
+    difference = next(layer_differences(model, generated, names), None)
     if difference is not None:
         raise SpecError([Problem(where, "", f"cannot be expressed: {difference}")])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -137,3 +138,12 @@ def schema_comment(directory: Path) -> str | None:
         return None
     relative = os.path.relpath(folder / SCHEMA_FILE, directory.resolve())
     return f"# yaml-language-server: $schema={Path(relative).as_posix()}"
+
+
+def spec_name(path: Path) -> str:
+    """The spec's name from the file's (or folder's): lowercase, a-z0-9_, a letter first."""
+    stem = path.name
+    for suffix in (".pth.tar", ".safetensors", ".pth", ".pt", ".bin", ".ckpt"):
+        stem = stem.removesuffix(suffix)
+    text = re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_")[:60] or "imported"
+    return text if text[0].isalpha() else f"net_{text}"

@@ -8,23 +8,41 @@ from typing import Any
 from torch import nn
 
 from ..blocks import READ_CLASSES
+from ..layouts import CheckpointNames
 from .common import class_name, short_name, side
 from .leaves import FROZEN_NORM, FROZEN_NORM_ACT, norm_channels
 
 
-def layer_differences(reference: nn.Module, generated: nn.Module) -> Iterator[str]:
+def layer_differences(
+    reference: nn.Module, generated: nn.Module, names: CheckpointNames | None = None
+) -> Iterator[str]:
     """Each module of either model whose settings the other does not match, by name.
 
     Convolutions, norms, pools, the classifier and stochastic depth are compared by what
     they compute (sizes, strides, paddings, dilations, groups, rates); activations and
-    containers, named differently by each library, are left to the reading.
+    containers, named differently by each library, are left to the reading. Where the
+    generated file's modules take a library's `names` in their state (HF's, mmpretrain's),
+    the layers with state are compared under them; that library keeps its parameter-free
+    layers where it likes (HF's pools in its embedder), which the logits hold instead.
     """
     want, got = dict(_described(reference)), dict(_described(generated))
+    if names is not None:
+        want = {name: layer for name, layer in want.items() if layer[0] in STATEFUL}
+        got = {
+            names.name(f"{name}.weight").rsplit(".", 1)[0]: layer
+            for name, layer in got.items()
+            if layer[0] in STATEFUL
+        }
     for name in [*want, *(n for n in got if n not in want)]:
         if want.get(name) != got.get(name):
             expected = want.get(name, "nothing")
             found = got.get(name, "nothing")
             yield f"{name}: the reference has {expected}, the spec gives {found}"
+
+
+STATEFUL = ("conv", "linear", "norm")
+# Weight-standardised convs: timm's and the generated file's, and HF's BiT's.
+STANDARDISED_CONVS = ("StdConv2d", "WeightStandardizedConv2d")
 
 
 def _described(model: nn.Module) -> Iterator[tuple[str, tuple[Any, ...]]]:
@@ -63,7 +81,7 @@ def describe_layer(module: nn.Module) -> tuple[Any, ...] | None:
             module.dilation,
             module.groups,
             module.bias is not None,
-            short_name(module) == "StdConv2d",  # timm's, and the generated file's
+            short_name(module) in STANDARDISED_CONVS,
         )
     if isinstance(module, nn.Linear):
         return ("linear", module.in_features, module.out_features, module.bias is not None)
