@@ -1,4 +1,5 @@
-"""The differential oracle: any ResNet that timm's or torchvision's constructor builds and
+"""The differential oracle: any ResNet that timm's, torchvision's, HF transformers' or
+mmpretrain's constructor builds and
 the spec language can express, read into a spec as `resnetgen import` reads it, generates
 the same network: the same state_dict, the same logits in eval and in train mode (the
 same random draws for dropout and stochastic depth), the same stage features, the same
@@ -259,7 +260,10 @@ def _group_norm(groups: int, channels: int) -> torch.nn.GroupNorm:
 
 
 def _zero_parameters(model: torch.nn.Module) -> set[str]:
-    return {name for name, p in model.named_parameters() if not torch.any(p)}
+    """The zero parameters by their names in the state_dict (a library's, where the
+    generated file speaks its names)."""
+    state = model.state_dict(keep_vars=True)
+    return {n for n, p in state.items() if isinstance(p, torch.nn.Parameter) and not torch.any(p)}
 
 
 def assert_same_network(
@@ -391,3 +395,116 @@ def test_torchvision_resnets_read_into_specs_are_the_same_network(
     event(f"torchvision: {config['block']}, {config['norm_layer']}")
     sizes = [(224, 224), (97, 103)]
     assert_same_network(reference, _torchvision_stages, tmp_path_factory.mktemp("tv"), sizes)
+
+
+@st.composite
+def hf_configurations(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """HF's ResNetConfig, or a BitConfig, over every setting the language shares: depths,
+    widths (hidden_sizes), the stem's width, where the stride sits and whether the first
+    stage strides; BiT's norm groups and activation."""
+    count = draw(st.integers(1, 4))
+    depths = draw(st.lists(st.integers(1, 2), min_size=count, max_size=count))
+    if draw(st.booleans()):
+        groups = draw(st.sampled_from([1, 4, 8]))
+        sizes = draw(st.lists(st.sampled_from([32, 64, 128]), min_size=count, max_size=count))
+        config = {"depths": depths, "hidden_sizes": sizes, "num_groups": groups}
+        config["embedding_size"] = draw(st.sampled_from([16, 32]))
+        config["hidden_act"] = draw(st.sampled_from(["relu", "silu", "gelu"]))
+        return "Bit", {**config, "num_labels": draw(st.integers(1, 20))}
+    kind = draw(st.sampled_from(["basic", "bottleneck"]))
+    sizes = draw(st.lists(st.sampled_from([16, 32, 64, 128]), min_size=count, max_size=count))
+    config = {"depths": depths, "hidden_sizes": sizes, "layer_type": kind}
+    config["embedding_size"] = draw(st.sampled_from([16, 24, 64]))
+    config["num_channels"] = draw(st.sampled_from([1, 3]))
+    config["downsample_in_first_stage"] = draw(st.booleans())
+    config["downsample_in_bottleneck"] = draw(st.booleans())
+    return "ResNet", {**config, "num_labels": draw(st.integers(1, 20))}
+
+
+def hf_model(kind: str, config: dict[str, Any]) -> torch.nn.Module:
+    import transformers
+
+    from resnetgen.references import logits_only
+
+    settings = getattr(transformers, f"{kind}Config")(**config)
+    return logits_only(getattr(transformers, f"{kind}ForImageClassification")(settings))
+
+
+def _hf_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    body = model.base_model
+    return list(body(x, output_hidden_states=True).hidden_states[1:])
+
+
+@_examples(10)
+@given(draw=hf_configurations())
+def test_hf_resnets_and_bits_read_into_specs_are_the_same_network(
+    tmp_path_factory: pytest.TempPathFactory, draw: tuple[str, dict[str, Any]]
+) -> None:
+    kind, config = draw
+    reference = hf_model(kind, config)
+    try:
+        read_model(reference)
+    except NotExpressible as error:
+        # HF's BiT, as timm's resnetv2, projects on each stage's first block whatever its
+        # shape: the language, where the shape changes.
+        assert kind == "Bit" and "keeps its shape" in error.reason, error
+        event("transformers: a BiT projection on a block that keeps its shape")
+        assume(False)
+    event(f"transformers: {kind}, {config.get('layer_type', 'preactivation')}")
+    sizes = [(224, 224), (97, 103)]
+    assert_same_network(reference, _hf_stages, tmp_path_factory.mktemp("hf"), sizes)
+
+
+@st.composite
+def mmpretrain_configurations(draw: st.DrawFn) -> dict[str, Any]:
+    """mmpretrain's ResNet arguments over the space the language shares: the depth, the
+    deep stem and its width, the average-pool shortcut, the base width, each stage's
+    stride and the stride's place (style). Its zero_init_residual acts in init_weights,
+    beside a head init of its own, which the language does not follow."""
+    return {
+        "depth": draw(st.sampled_from([18, 34, 50])),
+        "deep_stem": draw(st.booleans()),
+        "avg_down": draw(st.booleans()),
+        "stem_channels": draw(st.sampled_from([32, 64])),
+        "base_channels": draw(st.sampled_from([16, 32, 64])),
+        "strides": tuple(draw(st.lists(st.sampled_from([1, 2]), min_size=4, max_size=4))),
+        "style": draw(st.sampled_from(["pytorch", "caffe"])),
+        "num_classes": draw(st.integers(1, 20)),
+    }
+
+
+def mmpretrain_model(config: dict[str, Any]) -> torch.nn.Module:
+    from mmpretrain.registry import MODELS
+    from mmpretrain.utils import register_all_modules
+
+    register_all_modules()
+    backbone = {key: value for key, value in config.items() if key != "num_classes"}
+    expansion = 4 if config["depth"] >= 50 else 1
+    model = MODELS.build(
+        {
+            "type": "ImageClassifier",
+            "backbone": {"type": "ResNet", "out_indices": (0, 1, 2, 3), **backbone},
+            "neck": {"type": "GlobalAveragePooling"},
+            "head": {
+                "type": "LinearClsHead",
+                "num_classes": config["num_classes"],
+                "in_channels": config["base_channels"] * 8 * expansion,
+            },
+        }
+    )
+    return model
+
+
+def _mmpretrain_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    return list(model.backbone(x))
+
+
+@_examples(10)
+@given(config=mmpretrain_configurations())
+def test_mmpretrain_resnets_read_into_specs_are_the_same_network(
+    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]
+) -> None:
+    reference = mmpretrain_model(config)
+    event(f"mmpretrain: depth {config['depth']}, style {config['style']}")
+    sizes = [(224, 224), (97, 103)]
+    assert_same_network(reference, _mmpretrain_stages, tmp_path_factory.mktemp("mm"), sizes)

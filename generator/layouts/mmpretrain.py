@@ -50,9 +50,9 @@ def _lacks(spec: Any) -> Iterator[Lack]:
         yield ("stem", "pool"), "has a 3x3 stride-2 max pool after the stem only"
     if not stem.norm or stages.preactivation:
         yield ("stem", "norm"), "is post-activation with a stem norm only"
-    widths = [64 * 2**index for index in range(len(stages.depths))]
-    if stages.widths is not None and list(stages.widths) != widths:
-        yield ("stages", "widths"), "doubles the widths from 64 only"
+    widths = list(stages.widths or [64])
+    if widths != [widths[0] * 2**index for index in range(len(widths))]:
+        yield ("stages", "widths"), "doubles the widths from stage to stage only"
     if stages.groups != 1 or stages.width_per_group != 64:
         yield ("stages", "groups"), "has no grouped convs"
     if stages.attention.type != "none":
@@ -129,7 +129,8 @@ def _settled(config: dict[str, Any]) -> dict[str, Any]:
     """What mmpretrain's arguments say that the weights cannot show: where a bottleneck
     strides (style pytorch: the 3x3, caffe: the first 1x1) and each stage's stride."""
     fields: dict[str, Any] = {"stages": {}}
-    if config.get("style") is not None:
+    block = ARCHS.get(config.get("depth"), (BOTTLENECK, []))[0]
+    if config.get("style") is not None and block == BOTTLENECK:
         fields["stages"]["stride_on"] = "1x1" if config["style"] == "caffe" else "3x3"
     if config.get("strides") is not None:
         fields["stages"]["strides"] = list(config["strides"])

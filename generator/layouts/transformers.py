@@ -167,8 +167,10 @@ def _settled(config: dict[str, Any]) -> dict[str, Any]:
     first = 2 if config.get("downsample_in_first_stage") else 1
     fields: dict[str, Any] = {"activation": ACTIVATIONS[act]}
     if kind == "resnet":
-        stride_on = "1x1" if config.get("downsample_in_bottleneck") else "3x3"
-        fields["stages"] = {"stride_on": stride_on, "strides": [first] + [2] * (len(depths) - 1)}
+        fields["stages"] = {"strides": [first] + [2] * (len(depths) - 1)}
+        if config.get("layer_type", BOTTLENECK) == BOTTLENECK:
+            stride_on = "1x1" if config.get("downsample_in_bottleneck") else "3x3"
+            fields["stages"]["stride_on"] = stride_on
         return fields
     if config.get("layer_type") != "preactivation":
         raise ConfigNotFollowed(

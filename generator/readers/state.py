@@ -69,26 +69,17 @@ def read_settled(
             break
     assert renamed is not None
     back = {new: old for old, new in renamed.items()}
-    reader = StateReader({renamed[name]: shape for name, shape in shapes.items()}, view)
+    stated = view.settled(config) if view.settled is not None and config is not None else {}
+    strides = stated.get("stages", {}).get("strides")  # which shapes a shortcut changes
+    reader = StateReader({renamed[name]: shape for name, shape in shapes.items()}, view, strides)
     try:
         data = reader.read()
     except NotExpressible as error:
         raise NotExpressible(_own(error.module, back), error.reason) from None
     implied = view.implied(data) if view.implied is not None else {}
     data, assumed = _merged(data, implied), unsettled(reader.assumed, _paths(implied))
-    data, settled = with_settled(data, view, config)
-    return data, unsettled(assumed, settled), settled
-
-
-def with_settled(
-    data: dict[str, Any], view: View, config: dict[str, Any] | None
-) -> tuple[dict[str, Any], list[str]]:
-    """Spec data with what a library's config settles (`View.settled`) over it, and the
-    fields it settled, which are then not assumed."""
-    if view.settled is None or config is None:
-        return data, []
-    settled = view.settled(config)
-    return _merged(data, settled), list(_paths(settled))
+    settled = _paths(stated)
+    return _merged(data, stated), unsettled(assumed, settled), settled
 
 
 def unsettled(assumed: list[str], settled: list[str]) -> list[str]:
@@ -133,9 +124,10 @@ def _own(name: str, back: dict[str, str]) -> str:
 class StateReader(Readings):
     """One reading of one network's state, under resnet.py's names."""
 
-    def __init__(self, shapes: Shapes, view: View) -> None:
+    def __init__(self, shapes: Shapes, view: View, strides: list[int] | None = None) -> None:
         super().__init__()
         self.shapes, self.view = shapes, view
+        self.strides = strides  # each stage's, where a config states them
         self.layout = LAYOUTS[view.layout]
         self.entries: dict[str, set[str]] = {}  # each module's tensors by their last name
         for key in shapes:
@@ -319,6 +311,8 @@ class StateReader(Readings):
         blocks = []
         for position in range(count):
             default = 1 if index == 0 else 2
+            if self.strides is not None and index < len(self.strides):
+                default = self.strides[index]
             blocks.append(
                 self.block(f"{name}.{position}", in_channels, default if position == 0 else 1)
             )
