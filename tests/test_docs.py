@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 from resnetgen.build import load_all
 from resnetgen.resources import zoo_names
 
-from .conftest import ROOT, build_into
+from .conftest import ROOT, build_into, randomise_norms
 
 README = (ROOT / "README.md").read_text()
 _tables = importlib.util.spec_from_file_location(
@@ -100,3 +100,29 @@ def test_the_usage_example_runs(tmp_path: Path, monkeypatch) -> None:
     assert [s.shape[1] for s in namespace["stages"]] == [256, 512, 1024, 2048]
     assert namespace["pooled"].shape == (8, 2048)
     assert namespace["logits"].shape == (8, 10)
+
+
+def test_the_hf_and_mmpretrain_example_loads_their_weights(tmp_path: Path, monkeypatch) -> None:
+    import transformers
+
+    from resnetgen.references import build_reference
+
+    for name in ("hf_resnet50", "mmpretrain_resnetv1d50"):
+        build_into(tmp_path, name)
+        sys.modules.pop(name, None)
+    hub = build_reference("transformers/microsoft/resnet-50").eval()
+    randomise_norms(hub, torch.Generator().manual_seed(0))
+    monkeypatch.setattr(
+        transformers.ResNetForImageClassification, "from_pretrained", lambda name: hub
+    )
+    mm = build_reference("mmpretrain/resnetv1d50_8xb32_in1k").eval()
+    randomise_norms(mm, torch.Generator().manual_seed(1))
+    torch.save({"meta": {"epoch": 100}, "state_dict": mm.state_dict()}, tmp_path / "epoch_100.pth")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(os.fspath(tmp_path))
+    namespace: dict[str, object] = {}
+    exec(_code("foreign"), namespace)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(namespace["model"].eval()(x), hub(x))
+        torch.testing.assert_close(namespace["classifier"].eval()(x), mm(x))

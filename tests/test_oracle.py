@@ -1,11 +1,10 @@
 """The differential oracle: any ResNet that timm's, torchvision's, HF transformers' or
-mmpretrain's constructor builds and
-the spec language can express, read into a spec as `resnetgen import` reads it, generates
-the same network: the same state_dict, the same logits in eval and in train mode (the
-same random draws for dropout and stochastic depth), the same stage features, the same
-zero-initialised parameters.
+mmpretrain's constructor builds and the spec language can express, read into a spec as
+`resnetgen import` reads it, generates the same network: the same state_dict, the same
+logits in eval and in train mode (the same random draws for dropout and stochastic
+depth), the same stage features, the same zero-initialised parameters.
 
-Each property draws RESNETGEN_ORACLE_EXAMPLES examples (a fixed sample of 40 and 15 by
+Each property draws RESNETGEN_ORACLE_EXAMPLES examples (a fixed sample of 10 to 40 by
 default, so that CI is repeatable); bench/fuzz.py runs thousands with fresh draws.
 """
 
