@@ -50,13 +50,11 @@ def one_step(path: Path, device: torch.device, rank: int, world: int) -> dict[st
     target = torch.randint(0, classes, (4,), generator=generator).to(device)
     F.cross_entropy(parallel(x), target).backward()
     optimiser.step()
-    identical = True
-    for parameter in model.parameters():  # rank 0's weights, one tensor at a time
-        theirs = parameter.detach().clone()
-        dist.broadcast(theirs, src=0)
-        identical &= torch.equal(theirs, parameter.detach())
+    mine = torch.cat([parameter.detach().flatten() for parameter in model.parameters()])
+    theirs = mine.clone()
+    dist.broadcast(theirs, src=0)  # rank 0's weights, all in one tensor
     everyone = [None] * world
-    dist.all_gather_object(everyone, identical)
+    dist.all_gather_object(everyone, torch.equal(theirs, mine))
     after = [p.detach().double().sum() for p in model.parameters()]
     return {
         "model": path.stem,
