@@ -19,7 +19,7 @@ from .errors import Location, Problem, SpecError, describe
 from .resources import SPEC_SUFFIXES, names_a_file, project_root, zoo_names, zoo_path
 from .source import Path_, SourceFile, parse_value, read_source
 
-MAX_CHAIN = 8
+MAX_CHAIN = 16  # the zoo's deepest chain is 8: a user's specs have as many again above it
 OWN_FIELDS = ("name", "description", "reference", "extends")
 VARIANT_FIELDS = ("description", "reference")  # a variant's name may stay its base's
 NOT_SET = {"name": "is set with --name", "extends": "is not set on the command line"}

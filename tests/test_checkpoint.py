@@ -416,18 +416,20 @@ def test_a_hf_config_the_language_cannot_follow_is_refused_in_one_line(tmp_path)
     assert not (tmp_path / "specs").exists()
 
 
+class _Answering(torch.nn.Module):
+    """A reference answering as the generated headless model does (pooled features)."""
+
+    def __init__(self, model: torch.nn.Module, answer) -> None:
+        super().__init__()
+        self.model, self.answer = model, answer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.answer(self.model, x)
+
+
 def _pooled(model: torch.nn.Module) -> torch.nn.Module:
-    """A HF backbone as the generated headless model answers: its pooled features."""
-
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.model(x).pooler_output.flatten(1)
-
-    return Pooled()
+    """A HF backbone's pooled features."""
+    return _Answering(model, lambda model, x: model(x).pooler_output.flatten(1))
 
 
 def test_a_hf_hub_resnet_is_its_zoo_network_with_its_reference(tmp_path) -> None:
@@ -470,14 +472,5 @@ def test_an_mmdet_backbone_of_mmpretrain_imports_and_loads(tmp_path) -> None:
 
 
 def _last_stage_pooled(model: torch.nn.Module) -> torch.nn.Module:
-    """An mmpretrain classifier's backbone, pooled as a headless generated model is."""
-
-    class Pooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.backbone = model.backbone
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.backbone(x)[-1].mean((2, 3))
-
-    return Pooled().eval()
+    """An mmpretrain classifier's backbone, its last stage pooled."""
+    return _Answering(model.backbone, lambda model, x: model(x)[-1].mean((2, 3))).eval()

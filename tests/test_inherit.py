@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from resnetgen.errors import SpecError
-from resnetgen.inherit import resolve
+from resnetgen.inherit import MAX_CHAIN, resolve
 from resnetgen.load import load
+from resnetgen.resources import zoo_path
+
+from .conftest import ZOO
 
 BASE = """\
 name: base
@@ -116,11 +119,26 @@ def test_bad_extends(write_spec, files: dict[str, str], expected: str) -> None:
 
 
 def test_chain_length_is_bounded(write_spec) -> None:
-    for index in range(12):
+    last = MAX_CHAIN + 4
+    for index in range(last):
         write_spec(f"name: s{index}\nextends: s{index + 1}\n", f"s{index}.yaml")
-    write_spec("name: s12\nstages:\n  block: basic\n  depths: [1]\n", "s12.yaml")
-    with pytest.raises(SpecError, match="more than 8 levels of extends"):
+    write_spec(f"name: s{last}\nstages:\n  block: basic\n  depths: [1]\n", f"s{last}.yaml")
+    with pytest.raises(SpecError, match=f"more than {MAX_CHAIN} levels of extends"):
         resolve(write_spec("name: s0\nextends: s1\n", "s0.yaml"))
+
+
+def test_every_zoo_spec_leaves_room_for_a_users_chain_above_it(write_spec) -> None:
+    # The zoo's deepest chain (resnetv2_101x3_bit's: 8 specs down to resnet18) with a
+    # user's specs extending one another above it, as many levels again.
+    deepest = max(ZOO, key=lambda name: len(resolve(zoo_path(name)).chain))
+    depth = len(resolve(zoo_path(deepest)).chain)
+    for index in range(MAX_CHAIN - depth - 1):
+        write_spec(f"name: u{index}\nextends: u{index + 1}\n", f"u{index}.yaml")
+    write_spec(
+        f"name: u{MAX_CHAIN - depth - 1}\nextends: {deepest}\n", f"u{MAX_CHAIN - depth - 1}.yaml"
+    )
+    assert depth <= MAX_CHAIN // 2
+    assert resolve(write_spec("name: u0\nextends: u1\n", "u0.yaml")).data["name"] == "u0"
 
 
 def test_a_spec_named_after_a_zoo_spec_extends_the_zoos(write_spec) -> None:
