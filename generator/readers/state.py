@@ -17,6 +17,7 @@ from typing import Any
 
 from ..blocks import FAMILIES, state_family
 from ..blocks.family import ReadBlock
+from ..inherit import deep_merge
 from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
 from ..state import NORM_ENTRIES
 from .common import NotExpressible, Readings, Setting
@@ -59,15 +60,15 @@ def read_state(
 
 
 def read_settled(
-    shapes: Shapes, config: dict[str, Any] | None = None
+    shapes: Shapes, config: dict[str, Any] | None = None, view: View | None = None
 ) -> tuple[dict[str, Any], list[str], list[str]]:
-    """`read_state`, and the fields the config settled."""
-    # The default view last: it takes any names.
-    for view in sorted(dict.fromkeys(VIEWS.values()), key=lambda view: view is DEFAULT_VIEW):
-        renamed = view.keys(list(shapes)) if view.keys else None
-        if renamed is not None:
-            break
-    assert renamed is not None
+    """`read_state`, and the fields the config settled; through `view` where the model's
+    library is known (its names may be resnet.py's: mmpretrain's backbone alone)."""
+    if view is not None:
+        assert view.keys is not None
+        renamed = view.keys(list(shapes)) or {name: name for name in shapes}
+    else:
+        view, renamed = _view_of(list(shapes))
     back = {new: old for old, new in renamed.items()}
     stated = view.settled(config) if view.settled is not None and config is not None else {}
     strides = stated.get("stages", {}).get("strides")  # which shapes a shortcut changes
@@ -77,9 +78,19 @@ def read_settled(
     except NotExpressible as error:
         raise NotExpressible(_own(error.module, back), error.reason) from None
     implied = view.implied(data) if view.implied is not None else {}
-    data, assumed = _merged(data, implied), unsettled(reader.assumed, _paths(implied))
+    data, assumed = deep_merge(data, implied), unsettled(reader.assumed, _paths(implied))
     settled = _paths(stated)
-    return _merged(data, stated), unsettled(assumed, settled), settled
+    return deep_merge(data, stated), unsettled(assumed, settled), settled
+
+
+def _view_of(names: list[str]) -> tuple[View, dict[str, str]]:
+    """The view whose names these are, and the names under resnet.py's; the default view
+    last: it takes any names."""
+    for view in sorted(dict.fromkeys(VIEWS.values()), key=lambda view: view is DEFAULT_VIEW):
+        renamed = view.keys(names) if view.keys else None
+        if renamed is not None:
+            return view, renamed
+    raise AssertionError("the default view takes any names")
 
 
 def unsettled(assumed: list[str], settled: list[str]) -> list[str]:
@@ -91,16 +102,6 @@ def unsettled(assumed: list[str], settled: list[str]) -> list[str]:
         return field.startswith(path) or path.startswith(field)
 
     return [entry for entry in assumed if not any(covers(entry, path) for path in settled)]
-
-
-def _merged(data: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(data)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _paths(fields: dict[str, Any], prefix: str = "") -> list[str]:

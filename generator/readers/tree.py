@@ -21,7 +21,7 @@ from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
 from .common import NotExpressible, Setting, class_name, short_name, side
 from .leaves import Leaves, drop_rate, is_classifier_conv, is_linear
 from .network import pruned, stage_fields, zero_init
-from .state import read_state
+from .state import read_settled
 from .stem import read_stem
 
 LEGACY_SE = "timm.models.senet.SEModule"
@@ -53,7 +53,7 @@ def read_configured(model: nn.Module, view: View) -> dict[str, Any]:
     layout's names, and what the weights cannot show from the config."""
     shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     assert view.config is not None
-    return read_state(shapes, view.config(model))[0]
+    return read_settled(shapes, view.config(model), view)[0]
 
 
 class TreeReader(Leaves):
