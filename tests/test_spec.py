@@ -273,6 +273,10 @@ def test_a_good_spec_loads(write_spec) -> None:
             "5:11: stages.groups: the transformers layout has no grouped convs (given 32)",
         ),
         (
+            GOOD + "layout: transformers\nactivation: silu\n",
+            "6:13: activation: the transformers layout post-activated has ReLU only (given 'silu')",
+        ),
+        (
             GOOD + "layout: mmpretrain\n",
             "4:11: stages.depths: the mmpretrain layout builds ResNet-18, 34, 50, 101 and 152 only "
             "(given [1, 1])",

@@ -45,7 +45,10 @@ def _lacks(spec: Any) -> Iterator[Lack]:
         yield ("stem", "type"), "has a 7x7 stem or three 3x3 convs of half, half, all channels"
     pool = stem.pool
     if pool is not None and (
-        pool.type != "max" or (pool.kernel_size, pool.stride, pool.padding) != (3, 2, 1)
+        pool.type != "max"
+        or pool.ceil_mode
+        or pool.zero_padded
+        or (pool.kernel_size, pool.stride, pool.padding) != (3, 2, 1)
     ):
         yield ("stem", "pool"), "has a 3x3 stride-2 max pool after the stem only"
     if not stem.norm or stages.preactivation:

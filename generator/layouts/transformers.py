@@ -49,9 +49,10 @@ def _lacks(spec: Any) -> Iterator[Lack]:
     if stem.type != "classic" or stem.norm == bit:
         yield ("stem", "type"), f"has a 7x7 stem conv {'without' if bit else 'with'} a norm only"
     pool = stem.pool
-    shape = (3, 2, 1, False) if pool is None else (pool.kernel_size, pool.stride, pool.padding)
+    shape = (3, 2, 1) if pool is None else (pool.kernel_size, pool.stride, pool.padding)
     zero_padded = pool is not None and pool.zero_padded
-    if (pool is not None and pool.type != "max") or shape[:3] != (3, 2, 1) or zero_padded != bit:
+    plain = pool is None or (pool.type == "max" and not pool.ceil_mode)
+    if not plain or shape != (3, 2, 1) or zero_padded != bit:
         where = "over zero-padded input" if bit else "padded by 1"
         yield ("stem", "pool"), f"has a 3x3 stride-2 max pool {where} after the stem only"
     if set(stages.block) != {BOTTLENECK} and (bit or set(stages.block) != {BASIC}):
@@ -64,10 +65,15 @@ def _lacks(spec: Any) -> Iterator[Lack]:
     if stages.shortcut != "projection" or stages.shortcut_norm == bit:
         norm = "without" if bit else "with"
         yield ("stages", "shortcut"), f"has 1x1 projection shortcuts {norm} a norm only"
-    if any(stride != 2 for stride in (stages.strides or [])[1:]) or set(
-        stages.dilations or [1]
-    ) != {1}:
+    strides = stages.strides or [1]
+    if any(stride != 2 for stride in strides[1:]) or set(stages.dilations or [1]) != {1}:
         yield ("stages", "strides"), "strides each stage but the first by 2, undilated"
+    elif bit and strides[0] != 1:
+        yield ("stages", "strides"), "pre-activated is BiT, whose first stage keeps its stride"
+    if spec.activation not in ACTIVATIONS.values() or (not bit and spec.activation != "relu"):
+        # HF's ResNet leaves the convs inside a block on ReLU whatever hidden_act says.
+        acts = "ReLU, SiLU or GELU" if bit else "ReLU"
+        yield ("activation",), f"{'pre' if bit else 'post'}-activated has {acts} only"
     if stages.drop_path or spec.head.dropout or spec.input.resize is not None:
         yield ("stages", "drop_path"), "has no drop path, dropout or input resize here"
     if stages.pruned_widths is not None or stages.reduce_first != 1:
