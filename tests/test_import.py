@@ -1,4 +1,5 @@
-"""`resnetgen import`: a timm or torchvision model, with its arguments, as the shortest spec.
+"""`resnetgen import`: a timm, torchvision, HF transformers or mmpretrain model, with its
+arguments, as the shortest spec.
 
 The oracle (test_oracle.py) holds the reading to the references over their whole shared
 space, and the parity tests round-trip every zoo reference; these tests hold the
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import pytest
 import timm
+import torch
 from click.testing import CliRunner
 
 from resnetgen.cli import main
 from resnetgen.load import load
+from resnetgen.references import build_reference
 
 from .conftest import ROOT, build_model
 
@@ -216,3 +219,36 @@ def test_without_torch_or_timm_import_says_what_to_install(tmp_path, blocked: st
         "'resnetgen[dev]' (or: pip install torch torchvision timm)"
     ]
     assert not (tmp_path / "specs").exists()
+
+
+# HF's and mmpretrain's constructors: a hub model, with config overrides, a model by name.
+LIBRARY_IMPORTS = {
+    "microsoft/resnet-50": ("transformers/microsoft/resnet-50", {}, "extends: hf_resnet50"),
+    "its v1 of 5 blocks": (
+        "transformers/microsoft/resnet-50",
+        {"depths": [1, 2, 1, 1], "downsample_in_bottleneck": True},
+        "stride_on: 1x1",
+    ),
+    "bit-50 of 8 groups": ("transformers/google/bit-50", {"num_groups": 8}, "groups: 8"),
+    "resnetv1d50": (
+        "mmpretrain/resnetv1d50_8xb32_in1k",
+        {},
+        "extends: mmpretrain_resnetv1d50",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LIBRARY_IMPORTS)
+def test_hf_and_mmpretrain_constructors_import_as_their_networks(run_import, case: str) -> None:
+    reference, arguments, shown = LIBRARY_IMPORTS[case]
+    options = [word for key, value in arguments.items() for word in ("--arg", f"{key}={value}")]
+    result, here = run_import(reference, *[o.replace("True", "true") for o in options])
+    assert result.exit_code == 0, result.output
+    (written,) = (here / "specs").glob("*.yaml")
+    assert shown in written.read_text()
+    model = build_model(written, here / "generated").eval()
+    expected = build_reference(reference, arguments or None).eval()
+    model.load_state_dict(expected.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected(x))
