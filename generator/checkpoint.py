@@ -15,14 +15,13 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import Location, PlanError, Problem, SpecError
 from .inherit import deep_merge, parse_setting
 from .load import LoadedSpec, load
-from .plan import Plan
 from .readers.common import ConfigNotFollowed, NotExpressible
 from .readers.containers import Found, groups, weights_in, without_wrappers
 from .readers.files import CheckpointError, Opened, Stored, open_checkpoint
@@ -33,6 +32,7 @@ from .shortest import (
     distance,
     network,
     reachable,
+    same_network,
     shortest_spec,
     spec_yaml,
 )
@@ -175,7 +175,7 @@ def _spec(
         base = _preferred(matches, read, architecture)
         child = deep_merge({} if exact else _changes(data, base), changes)
         based = network({**own, **deep_merge(base_data(base), child)})
-        agrees = based is not None and (not settled or _same_network(based, read))
+        agrees = based is not None and (not settled or same_network(based, read))
         if reachable(base, own["name"], directory) and agrees:
             if exact and not changes and load(base).plan.references:
                 own = {**own, "reference": list(load(base).plan.references)}
@@ -184,13 +184,6 @@ def _spec(
             return _Spec(text, base, bool(exact), ordered)
     shortest = shortest_spec(deep_merge(data, changes), own, directory, comment)
     return _Spec(shortest.text, None, False, ())
-
-
-def _same_network(one: Plan, other: Plan) -> bool:
-    """Whether two plans build the same network, but for their names and init."""
-    return replace(anonymous(one), zero_init_residual=False) == replace(
-        anonymous(other), zero_init_residual=False
-    )
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,15 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             merged[key] = value
     return merged
+
+
+def leaf_paths(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The path of every value in nested spec data that is not a section."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from leaf_paths(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
 
 
 def _value_at(data: Any, path: Path_) -> Any:

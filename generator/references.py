@@ -63,9 +63,7 @@ def model_names(library: str) -> list[str]:
 
         return list(HUB)
     module = library_module(library)
-    if library == "timm":
-        return list(module.list_models())
-    if library == "mmpretrain":
+    if library in ("timm", "mmpretrain"):
         return list(module.list_models())
     return list(module.models.list_models(module=module.models))
 

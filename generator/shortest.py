@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from .analysis import analyse
 from .errors import PlanError
-from .inherit import OWN_FIELDS, deep_merge, resolve
+from .inherit import OWN_FIELDS, deep_merge, leaf_paths, resolve
 from .plan import Plan, StagePlan, build_plan
 from .render.text import LINE_LENGTH
 from .resources import is_zoo_file, zoo_names, zoo_path
@@ -108,12 +108,19 @@ def anonymous(plan: Plan) -> Plan:
     return replace(plan, name="", description="", references=(), input_size=(1, 1))
 
 
+def same_network(one: Plan, other: Plan) -> bool:
+    """Whether two plans build the same network, but for their names, figures and init."""
+    return replace(anonymous(one), zero_init_residual=False) == replace(
+        anonymous(other), zero_init_residual=False
+    )
+
+
 def _shorten(data: Data, complete: Callable[[Data], Data], target: Plan) -> Data:
     """`data` without every value whose absence leaves the network `target`."""
     changed = True
     while changed:
         changed = False
-        for path in list(_leaves(data)):
+        for path in list(leaf_paths(data)):
             candidate = _without(data, path)
             if network(complete(candidate)) == target:
                 data, changed = candidate, True
@@ -188,14 +195,6 @@ def _difference(data: Data, inherited: Data) -> Data:
 
 
 _MISSING = object()
-
-
-def _leaves(data: Data, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for key, value in data.items():
-        if isinstance(value, dict):
-            yield from _leaves(value, (*prefix, key))
-        else:
-            yield (*prefix, key)
 
 
 def _without(data: Data, path: tuple[str, ...]) -> Data:

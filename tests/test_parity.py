@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,10 @@ import torch
 
 from resnetgen.importer import instantiate
 from resnetgen.load import LoadedSpec, load
-from resnetgen.plan import Plan
 from resnetgen.readers.state import read_state
 from resnetgen.readers.tree import read_model
 from resnetgen.references import build_reference
-from resnetgen.shortest import anonymous, network, shortest_spec
+from resnetgen.shortest import network, same_network, shortest_spec
 from resnetgen.state import state_shapes
 
 from .conftest import BY_SIZE, ROOT, assert_same_tensor, module_of, randomise_norms
@@ -115,7 +113,7 @@ def test_same_network_as_the_reference(
 
     # `resnetgen import` reads the reference back into the zoo spec's network (the same
     # but, perhaps, for the init), whose generated model gives the reference's logits.
-    assert _network(imported.plan) == _network(load(name).plan)
+    assert same_network(imported.plan, load(name).plan)
     again = instantiate(imported, meta=True)
     again.load_state_dict(initial, strict=True, assign=True)  # the reference's, as it started
     again.eval()
@@ -135,8 +133,3 @@ def _imported(model: torch.nn.Module, name: str, reference: str, folder: Path) -
     path = folder / f"{name}_imported.yaml"
     path.write_text(shortest_spec(read_model(model), own, folder).text)
     return load(str(path))
-
-
-def _network(plan: Plan) -> Plan:
-    """What makes the logits: the network but for its names, figures and init."""
-    return replace(anonymous(plan), zero_init_residual=False)

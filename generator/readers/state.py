@@ -17,7 +17,7 @@ from typing import Any
 
 from ..blocks import FAMILIES, state_family
 from ..blocks.family import ReadBlock
-from ..inherit import deep_merge
+from ..inherit import deep_merge, leaf_paths
 from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
 from ..state import NORM_ENTRIES
 from .common import NotExpressible, Readings, Setting
@@ -78,8 +78,9 @@ def read_settled(
     except NotExpressible as error:
         raise NotExpressible(_own(error.module, back), error.reason) from None
     implied = view.implied(data) if view.implied is not None else {}
-    data, assumed = deep_merge(data, implied), unsettled(reader.assumed, _paths(implied))
-    settled = _paths(stated)
+    implied_paths = [".".join(path) for path in leaf_paths(implied)]
+    data, assumed = deep_merge(data, implied), unsettled(reader.assumed, implied_paths)
+    settled = [".".join(path) for path in leaf_paths(stated)]
     return deep_merge(data, stated), unsettled(assumed, settled), settled
 
 
@@ -102,16 +103,6 @@ def unsettled(assumed: list[str], settled: list[str]) -> list[str]:
         return field.startswith(path) or path.startswith(field)
 
     return [entry for entry in assumed if not any(covers(entry, path) for path in settled)]
-
-
-def _paths(fields: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for key, value in fields.items():
-        if isinstance(value, dict) and value:
-            paths += _paths(value, f"{prefix}{key}.")
-        else:
-            paths.append(f"{prefix}{key}")
-    return paths
 
 
 def _own(name: str, back: dict[str, str]) -> str:
