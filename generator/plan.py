@@ -45,7 +45,7 @@ from .spec import (
     StrideOn,
 )
 from .stem import StemPlan, plan_stem
-from .widths import bottleneck_width, se_hidden
+from .widths import se_hidden
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class StagePlan:
     in_channels: int
     width: int
     out_channels: int
+    groups: int  # of its grouped 3x3 convs
     stride: int
     first_shortcut: str  # "identity" or the network's shortcut kind
     attention: int | None  # se: hidden channels; eca: kernel size; else None
@@ -226,26 +227,27 @@ def build_plan(spec: Spec) -> Plan:
 def _stages(spec: Spec, in_channels: int) -> tuple[StagePlan, ...]:
     """Every stage, or every stage's problem at once."""
     stages = spec.stages
-    count = len(stages.depths)
+    depths = stages.stage_depths()
+    count = len(depths)
     kinds = stages.block * count if len(stages.block) == 1 else stages.block
-    widths = stages.widths or [64 * 2**i for i in range(count)]
-    strides = stages.strides or [1] + [2] * (count - 1)
+    widths = stages.stage_widths() or [64 * 2**i for i in range(count)]
+    first_stride = family_of(kinds[0]).first_stride
+    strides = stages.strides or [first_stride] + [2] * (count - 1)
     dilations = stages.dilations or [1] * count
-    rates = drop_path_rates(stages.drop_path, sum(stages.depths))
+    rates = drop_path_rates(stages.drop_path, sum(depths))
     problems: list[Finding] = []
     plans: list[StagePlan] = []
     previous_dilation = 1
     for index, (kind, depth, base, stride, dilation) in enumerate(
-        zip(kinds, stages.depths, widths, strides, dilations, strict=True)
+        zip(kinds, depths, widths, strides, dilations, strict=True)
     ):
         family = family_of(kind)
         out_channels = base * family.expansion(kind)
         # A pruned network's own channel counts; its attention keeps the unpruned size.
-        attention = _attention_size(spec, out_channels)
+        attention = None if family.own_attention else _attention_size(spec, out_channels)
         if stages.pruned_channels:
             out_channels = stages.pruned_channels[index]
-        inner = family.inner(kind)
-        width = bottleneck_width(base, stages.width_per_group, stages.groups) if inner else base
+        width, groups = family.stage_width(kind, base, stages)
         shape = StageShape(
             index=index,
             kind=kind,
@@ -254,13 +256,13 @@ def _stages(spec: Spec, in_channels: int) -> tuple[StagePlan, ...]:
             out_channels=out_channels,
             width=width,
             reduced=width // stages.reduce_first,
-            groups=stages.groups if inner else 1,
+            groups=groups,
         )
         problem = _stage_problem(spec, family, shape)
         if problem is not None:
             problems.append(problem)
             continue
-        first = sum(stages.depths[:index])
+        first = sum(depths[:index])
         stage_rates = rates[first : first + depth]
         dilations = (previous_dilation, dilation)
         plans.append(_stage(spec, shape, stride, dilations, attention, stage_rates))
@@ -333,6 +335,7 @@ def _stage(
             first_dilation=previous_dilation if is_first else dilation,
             dilation=dilation,
             has_shortcut_module=shortcut != "identity",
+            groups=shape.groups,
         )
         blocks.append(
             BlockPlan(
@@ -352,6 +355,7 @@ def _stage(
         in_channels=shape.in_channels,
         width=shape.width,
         out_channels=shape.out_channels,
+        groups=shape.groups,
         stride=stride,
         first_shortcut=first,
         attention=attention,

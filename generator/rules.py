@@ -15,7 +15,7 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from .blocks import FAMILIES
-from .blocks.family import Rule
+from .blocks.family import Rule, stage_count
 from .errors import FieldPath, Finding, entries
 from .layouts import LAYOUTS
 from .spec import (
@@ -63,9 +63,18 @@ def _related(first: FieldPath, second: FieldPath) -> bool:
     return first[:shorter] == second[:shorter]
 
 
+def _depths_or_design(spec: Any) -> Iterator[Finding]:
+    stages = spec.stages
+    if stages.depths is None and stages.design is None:
+        yield ("stages", "depths"), "required field is missing (or give stages.design)"
+    elif stages.design is not None and (stages.depths is not None or stages.widths is not None):
+        given = "depths" if stages.depths is not None else "widths"
+        yield ("stages", "design"), f"gives the depths and widths: give it or {given}, not both"
+
+
 def _one_per_stage(field: str) -> Rule:
     def rule(spec: Any) -> Iterator[Finding]:
-        values, count = getattr(spec.stages, field), len(spec.stages.depths)
+        values, count = getattr(spec.stages, field), stage_count(spec.stages)
         if values is not None and len(values) != count:
             message = f"has {entries(len(values))} but depths has {count}; give one per stage"
             yield ("stages", field), message
@@ -74,7 +83,7 @@ def _one_per_stage(field: str) -> Rule:
 
 
 def _block_count(spec: Any) -> Iterator[Finding]:
-    given, count = len(spec.stages.block), len(spec.stages.depths)
+    given, count = len(spec.stages.block), stage_count(spec.stages)
     if given not in (1, count):
         message = f"has {entries(given)} but depths has {count}; give one, or one per stage"
         yield ("stages", "block"), message
@@ -233,6 +242,7 @@ def _layout(spec: Any) -> Iterator[Finding]:
 
 
 RULES: tuple[Rule, ...] = (
+    _depths_or_design,
     _one_per_stage("widths"),
     _one_per_stage("strides"),
     _one_per_stage("dilations"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,12 +25,19 @@ from pydantic import (
     StrictStr,
 )
 
-BlockKind = Literal["basic", "bottleneck", "res2net", "resnest", "sk_basic", "sk_bottleneck"]
+from .regnet_widths import Rounding, StageDesign, stage_designs
+
+BlockKind = Literal[
+    "basic", "bottleneck", "res2net", "resnest", "sk_basic", "sk_bottleneck", "regnet"
+]
 BASIC_KINDS = ("basic", "sk_basic")  # blocks of two 3x3 convs: no inner width, one group
 PLAIN_KINDS = ("basic", "bottleneck")  # resnet.py's own, which every layout names
+REGNET_KINDS: tuple[BlockKind, ...] = ("regnet",)  # regnet.py's, which only its layouts name
+# The kinds resnet.py's layouts name: all but RegNet's.
+RESNET_KINDS = tuple(kind for kind in get_args(BlockKind) if kind not in REGNET_KINDS)
 STRIDE_ON_KINDS = ("bottleneck",)  # blocks whose stride stages.stride_on places
 AvdPlace = Literal["none", "before", "after"]
-StemType = Literal["classic", "deep", "cifar"]
+StemType = Literal["classic", "deep", "cifar", "strided_3x3"]
 PoolType = Literal["max", "conv", "none"]
 AttentionType = Literal["none", "se", "eca"]
 NormType = Literal["batch", "group", "frozen_batch", "evonorm_s0", "filter_response"]
@@ -40,7 +47,7 @@ ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 AntiAliasType = Literal["none", "blur", "avg"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
-LayoutName = Literal["resnet", "legacy_senet", "resnetv2", "transformers", "mmpretrain"]
+LayoutName = Literal["resnet", "legacy_senet", "resnetv2", "transformers", "mmpretrain", "regnet"]
 
 # Top-level names a generated file defines besides its factory; a spec name must not shadow them.
 RESERVED_NAMES = frozenset(
@@ -48,6 +55,8 @@ RESERVED_NAMES = frozenset(
         "torch",
         "nn",
         "ResNet",
+        "RegNet",
+        "RegNetBlock",
         "BasicBlock",
         "Bottleneck",
         "PadShortcut",
@@ -166,18 +175,20 @@ class Stem(_Section):
     type: StemType = Field(
         "classic",
         description="classic: one 7x7 stride-2 conv (the ResNet paper); deep: three 3x3 convs, "
-        "the first with stride 2 (ResNet-C); cifar: one 3x3 stride-1 conv (CIFAR nets).",
+        "the first with stride 2 (ResNet-C); cifar: one 3x3 stride-1 conv (CIFAR nets); "
+        "strided_3x3: one 3x3 stride-2 conv (RegNet's).",
     )
     channels: list[Channels] | None = Field(
         None,
         min_length=1,
         max_length=3,
         description="Output channels of each stem conv: one for classic and cifar, three for "
-        "deep. Default: [64]; deep [32, 32, 64]; cifar [16].",
+        "deep. Default: [64]; deep [32, 32, 64]; cifar [16]; strided_3x3 [32].",
     )
     pool: StemPool | None = Field(
         None,
-        description="The pool after the stem. Default: max 3x3 stride 2 padding 1; none for cifar.",
+        description="The pool after the stem. Default: max 3x3 stride 2 padding 1; none for cifar "
+        "and strided_3x3.",
     )
     norm: StrictBool = Field(
         True,
@@ -247,6 +258,28 @@ class WeightStandardization(_Section):
     )
 
 
+class Design(_Section):
+    depth: Annotated[StrictInt, Field(ge=1, le=2048)] = Field(
+        description="Blocks in all stages: d."
+    )
+    w_0: Annotated[StrictInt, Field(ge=8, le=8192, multiple_of=8)] = Field(
+        description="The first block's width, a multiple of 8."
+    )
+    w_a: Annotated[StrictFloat, Field(ge=0.0, le=8192.0, allow_inf_nan=False)] = Field(
+        description="The slope of the widths: block j's is w_0 + w_a * j before quantisation."
+    )
+    w_m: Annotated[StrictFloat, Field(gt=1.0, le=16.0, allow_inf_nan=False)] = Field(
+        description="The width multiplier between stages: each block's width moves to the "
+        "nearest w_0 * w_m^k, rounded to a multiple of 8; equal widths form a stage."
+    )
+    rounding: Rounding = Field(
+        "pycls",
+        description="How a stage's inner width becomes a multiple of its group width: "
+        "pycls (the nearest multiple; timm's RegNets) or torchvision (its _make_divisible, "
+        "never more than 10 % down; torchvision's RegNets and timm's *_tv).",
+    )
+
+
 class Stages(_Section):
     block: Annotated[
         list[BlockKind],
@@ -263,8 +296,12 @@ class Stages(_Section):
         "as far, weighed channel by channel by attention; Li et al. 2019, arXiv:1903.06586): "
         "one kind for every stage, or a list with a kind per stage.",
     )
-    depths: list[Depth] = Field(
-        min_length=1, max_length=8, description="Blocks in each stage; one entry per stage."
+    depths: list[Depth] | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="Blocks in each stage; one entry per stage. Required, unless `design` "
+        "gives them.",
     )
     widths: list[Channels] | None = Field(
         None,
@@ -277,7 +314,8 @@ class Stages(_Section):
         None,
         min_length=1,
         max_length=8,
-        description="Stride of each stage's first block. Default: 1, then 2 for every later stage.",
+        description="Stride of each stage's first block. Default: 1, then 2 for every later stage; "
+        "2 for every stage of regnet blocks.",
     )
     dilations: list[Annotated[StrictInt, Field(ge=1, le=16)]] | None = Field(
         None,
@@ -377,6 +415,47 @@ class Stages(_Section):
         "64 with one group is the plain ResNet.",
     )
     attention: Attention = Field(Attention(), description="Channel attention in every block.")
+    group_width: Count | None = Field(
+        None,
+        description="regnet blocks only: the channels of each group of the 3x3 conv, capped "
+        "at the stage's inner width; the stage's groups are its inner width over this.",
+    )
+    bottleneck_ratio: Annotated[StrictFloat, Field(gt=0.0, le=16.0, allow_inf_nan=False)] = Field(
+        1.0,
+        description="regnet blocks only: a block's inner width over its output width (1 for "
+        "RegNet-X and -Y, 4 for RegNet-Z's inverted bottlenecks).",
+    )
+    design: Design | None = Field(
+        None,
+        description="regnet blocks only: the depths and widths from RegNet's design space "
+        "(Radosavovic et al. 2020, arXiv:2003.13678) in place of `depths` and `widths`.",
+    )
+
+    def stage_depths(self) -> list[int]:
+        """Each stage's blocks: `depths`, or what `design` gives."""
+        if self.design is None:
+            return list(self.depths or ())
+        return [stage.depth for stage in self.designed()]
+
+    def stage_widths(self) -> list[int] | None:
+        """Each stage's width: `widths`, or what `design` gives; None for the default."""
+        if self.design is None:
+            return self.widths
+        return [stage.width for stage in self.designed()]
+
+    def designed(self) -> list[StageDesign]:
+        """The stages `design` gives, with `group_width` and `bottleneck_ratio`."""
+        assert self.design is not None
+        design = self.design
+        return stage_designs(
+            design.depth,
+            design.w_0,
+            design.w_a,
+            design.w_m,
+            self.group_width or 1,
+            self.bottleneck_ratio,
+            design.rounding,
+        )
 
 
 class Head(_Section):

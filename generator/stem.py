@@ -13,6 +13,7 @@ DEFAULT_STEM_CHANNELS: dict[str, tuple[int, ...]] = {
     "classic": (64,),
     "deep": (32, 32, 64),
     "cifar": (16,),
+    "strided_3x3": (32,),
 }
 
 
@@ -59,6 +60,8 @@ def plan_stem(spec: Spec) -> StemPlan:
         ]
     elif stem.type == "classic":
         convs = [Conv(source, channels[0], 7, stride=2, padding=3, bias=bias)]
+    elif stem.type == "strided_3x3":
+        convs = [Conv(source, channels[0], 3, stride=2, padding=1, bias=bias)]
     else:
         convs = [Conv(source, channels[0], 3, padding=1, bias=bias)]
     conv_names, norm_names = LAYOUTS[spec.layout].stem_names(len(convs))
@@ -102,7 +105,8 @@ def _numbered(name: str, layers: list[Layer]) -> list[Named]:
 def _stem_pool(spec: Spec) -> StemPool | None:
     pool = spec.stem.pool
     if pool is None:
-        return None if spec.stem.type == "cifar" else StemPool("max", 3, 2, 1, False)
+        unpooled = spec.stem.type in ("cifar", "strided_3x3")
+        return None if unpooled else StemPool("max", 3, 2, 1, False)
     if pool.type == "none":
         return None
     return StemPool(

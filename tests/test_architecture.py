@@ -24,6 +24,7 @@ from .conftest import ROOT
 GENERATOR = ROOT / "generator"
 MODULES = sorted(GENERATOR.rglob("*.py"))
 REGISTRY, LANGUAGE = GENERATOR / "blocks" / "__init__.py", GENERATOR / "spec.py"
+LAYOUT_REGISTRY = GENERATOR / "layouts" / "__init__.py"
 MAX_MODULE, MAX_CLASS, MAX_FUNCTION = 600, 300, 80
 
 
@@ -72,7 +73,16 @@ def test_a_block_family_is_named_in_its_module_the_language_and_the_registry(fam
         for path in MODULES
         if _names_family(path, family.kinds, whole_words=family is PLAIN)
     ]
-    allowed = {path.relative_to(ROOT).as_posix() for path in (home, LANGUAGE, REGISTRY)}
+    # A layout made for the family's blocks alone names them, as its registry does.
+    own_layouts = [
+        GENERATOR / "layouts" / f"{layout.name}.py"
+        for layout in LAYOUTS.values()
+        if layout.blocks <= set(family.kinds)
+    ]
+    layout_homes = [*own_layouts, LAYOUT_REGISTRY] if own_layouts else []
+    allowed = {
+        path.relative_to(ROOT).as_posix() for path in (home, LANGUAGE, REGISTRY, *layout_homes)
+    }
     assert set(naming) <= allowed, naming
 
 

@@ -113,7 +113,7 @@ def test_validate(write_spec) -> None:
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f"{bad}:3:10: stages.block: should be 'basic', 'bottleneck', 'res2net', 'resnest', "
-        "'sk_basic' or 'sk_bottleneck'; did you mean 'basic'? (given 'basik')",
+        "'sk_basic', 'sk_bottleneck' or 'regnet'; did you mean 'basic'? (given 'basik')",
         f"{bad}:5:3: stages.dephts: unknown field; did you mean 'depths'?",
     ]
     _no_traceback(result)

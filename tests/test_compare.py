@@ -10,6 +10,19 @@ from resnetgen.load import load
 from resnetgen.spec import Spec
 
 # field -> (settings shared by both sides, the change); both sides start from resnet50.
+# ResNet-50 of RegNet blocks, 8 channels a group; and its stages from the design space.
+REGNET = (
+    "layout=regnet",
+    "stem.type=strided_3x3",
+    "stages.block=regnet",
+    "stages.group_width=8",
+)
+DESIGNED = (
+    *REGNET,
+    "stages.depths=null",
+    "stages.design={depth: 13, w_0: 24, w_a: 36.44, w_m: 2.49}",
+)
+X_400MF = "{depth: 22, w_0: 24, w_a: 24.48, w_m: 2.54}"  # rounded otherwise by torchvision
 CHANGES = {
     "input.channels": ((), ("input.channels=1",)),
     "input.size": ((), ("input.size=[160, 160]",)),
@@ -70,6 +83,16 @@ CHANGES = {
         ("stages.selective_kernel.split_input=false",),
     ),
     "stages.groups": (("stages.width_per_group=4",), ("stages.groups=32",)),
+    "stages.group_width": (REGNET, ("stages.group_width=16",)),
+    "stages.bottleneck_ratio": (REGNET, ("stages.bottleneck_ratio=0.5",)),
+    "stages.design.depth": (DESIGNED, ("stages.design.depth=16",)),
+    "stages.design.w_0": (DESIGNED, ("stages.design.w_0=32",)),
+    "stages.design.w_a": (DESIGNED, ("stages.design.w_a=60.0",)),
+    "stages.design.w_m": (DESIGNED, ("stages.design.w_m=2.2",)),
+    "stages.design.rounding": (
+        (*REGNET, "stages.depths=null", "stages.group_width=16", f"stages.design={X_400MF}"),
+        ("stages.design.rounding=torchvision",),
+    ),
     "stages.width_per_group": ((), ("stages.width_per_group=128",)),
     "stages.attention.type": ((), ("stages.attention.type=eca",)),
     "stages.attention.reduction": (
@@ -122,6 +145,7 @@ def test_every_network_field_has_a_change() -> None:
 # Where diff shows each change: under the field's own path unless named here. The stage
 # lists and what sizes a stage's blocks show in the stages' own lines.
 LAYERS = {"layer1", "layer2", "layer3", "layer4"}
+REGNET_STAGES = {"s1", "s2", "s3", "s4"}
 SHOWN_AS = {
     "input.resize_mode": {"input.resize"},
     "stem.type": {"stem.type", "stem.channels"},
@@ -142,6 +166,13 @@ SHOWN_AS = {
     "stages.pruned_channels": {"layer4"},
     "stages.pruned_widths": {"layer4"},
     "stages.groups": {"stages.groups", *LAYERS},
+    "stages.group_width": {"stages.group_width", *REGNET_STAGES},
+    "stages.bottleneck_ratio": REGNET_STAGES,
+    "stages.design.depth": {"s4"},
+    "stages.design.w_0": REGNET_STAGES,
+    "stages.design.w_a": {"s3", "s4", "s5", "stages"},  # a fifth stage
+    "stages.design.w_m": {"s3", "s4", "s5", "stages"},  # a fifth stage
+    "stages.design.rounding": {"s4"},
     "stages.width_per_group": LAYERS,
     "stages.attention.type": {"stages.attention", *LAYERS},
     "stages.attention.reduction": LAYERS,

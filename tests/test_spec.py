@@ -43,7 +43,7 @@ def test_a_good_spec_loads(write_spec) -> None:
         (
             GOOD.replace("bottleneck", "bottlenek"),
             "3:10: stages.block: should be 'basic', 'bottleneck', 'res2net', 'resnest', "
-            "'sk_basic' or 'sk_bottleneck'; did you mean 'bottleneck'? (given 'bottlenek')",
+            "'sk_basic', 'sk_bottleneck' or 'regnet'; did you mean 'bottleneck'? (given 'bottlenek')",
         ),
         (
             GOOD.replace("[1, 1]", "[1, 0]"),
@@ -352,7 +352,7 @@ def test_schema_documents_every_field() -> None:
         "zero_pad",
         "projection_all",
     }
-    assert stages["depths"]["items"]["maximum"] == 256
+    assert stages["depths"]["anyOf"][0]["items"]["maximum"] == 256
     for section in schema["$defs"].values():
         for field, body in section["properties"].items():
             assert "description" in body or field in {

@@ -11,11 +11,12 @@ from __future__ import annotations
 from ..spec import BlockKind
 from .family import BlockFamily
 from .plain import PLAIN
+from .regnet import REGNET
 from .res2net import RES2NET
 from .resnest import RESNEST
 from .selective_kernel import SELECTIVE_KERNEL_BLOCKS
 
-FAMILIES: tuple[BlockFamily, ...] = (PLAIN, RES2NET, RESNEST, SELECTIVE_KERNEL_BLOCKS)
+FAMILIES: tuple[BlockFamily, ...] = (PLAIN, RES2NET, RESNEST, REGNET, SELECTIVE_KERNEL_BLOCKS)
 
 _BY_KIND = {kind: family for family in FAMILIES for kind in family.kinds}
 

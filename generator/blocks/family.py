@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Finding
 from ..spec import BlockKind, Spec
+from ..widths import bottleneck_width
 
 if TYPE_CHECKING:
     from ..layers import Named
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
     from ..readers.tree import TreeReader
 
 Rule = Callable[[Any], Iterator[Finding]]  # of a spec, read through rules' recording view
+
+
+def stage_count(stages: Any) -> int:
+    """How many stages `depths` or `design` gives, read through rules' recording view."""
+    _read = (stages.depths, stages.design)
+    return len(stages.stage_depths())
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class BlockShape:
     first_dilation: int  # of its first 3x3 conv: a stage's first block keeps the previous one's
     dilation: int  # of the stage, and so of a basic block's second 3x3 conv
     has_shortcut_module: bool
+    groups: int  # of its grouped 3x3 convs
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ class BlockFamily:
     parts: frozenset[str] = frozenset()  # the names of those blocks' children
     helpers: tuple[str, ...] = ()  # templates of the classes its blocks use, before them
     folds_conv_bias: bool = False  # a conv with a bias feeds one of its batch norms
+    first_stride: int = 1  # the first stage's, by default (later ones stride 2)
+    network_class: str = "ResNet"  # the generated network's class, of its blocks alone
+    own_attention: bool = False  # its blocks place and size their attention themselves
+    stage_groups: bool = False  # its stages differ in groups: each block is given its own
 
     # The plan ----------------------------------------------------------------------------
 
@@ -136,6 +148,13 @@ class BlockFamily:
         """Whether its blocks have an inner width (a bottleneck's, from groups and
         width_per_group); without one a block is two 3x3 convs of one group."""
         return True
+
+    def stage_width(self, kind: BlockKind, base: int, stages: Any) -> tuple[int, int]:
+        """A stage's inner width (its blocks' width without one) and its 3x3's groups,
+        from the stage's base width."""
+        if not self.inner(kind):
+            return base, 1
+        return bottleneck_width(base, stages.width_per_group, stages.groups), stages.groups
 
     def settings(self, stages: Any) -> dict[str, object]:
         """Its own fields of the spec's stages, as the plan keeps them."""

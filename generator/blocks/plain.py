@@ -14,7 +14,7 @@ from ..layouts import LAYOUTS
 from ..render.modules import ANTI_ALIAS_POOLS
 from ..render.text import LINE_LENGTH
 from ..spec import BlockKind, Spec
-from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, ReadBlock
+from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, ReadBlock, stage_count
 
 if TYPE_CHECKING:
     from ..plan import Plan, StagePlan
@@ -65,8 +65,8 @@ def _pruned(spec: Any) -> Iterator[Finding]:
         yield ("stages", "pruned_widths"), "applies to post-activation bottleneck blocks only"
     if stages.reduce_first != 1:
         yield ("stages", "reduce_first"), "a pruned network gives its first convs' widths"
-    if len(widths) == len(stages.depths):
-        for index, (blocks, depth) in enumerate(zip(widths, stages.depths, strict=True)):
+    if len(widths) == stage_count(stages):
+        for index, (blocks, depth) in enumerate(zip(widths, stages.stage_depths(), strict=True)):
             if len(blocks) != depth:
                 blocks_text = f"{depth} block" + ("s" if depth != 1 else "")
                 message = f"has {entries(len(blocks))} but stage {index + 1} has {blocks_text}"

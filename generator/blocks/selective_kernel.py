@@ -199,25 +199,27 @@ class SelectiveKernelBlocks(BlockFamily):
         rounded = f"int(reduced + {divisor / 2:g}) // {divisor} * {divisor}"
         return {
             "split_input": settings.split_input,
-            "conv_parameters": [
-                "in_channels: int",
-                "out_channels: int",
-                "kernel_size: int",
-                "stride: int = 1",
-                "dilation: int = 1",
-                *(["groups: int = 1"] if grouped else []),
-                "act: bool = True",
-            ],
-            "conv_arguments": [
-                "in_channels",
-                "out_channels",
-                "kernel_size",
-                "stride=stride",
-                "padding=dilation * (kernel_size // 2)",
-                "dilation=dilation",
-                *groups,
-                f"bias={plan.conv_bias!r}",
-            ],
+            "conv_norm_act": {
+                "parameters": [
+                    "in_channels: int",
+                    "out_channels: int",
+                    "kernel_size: int",
+                    "stride: int = 1",
+                    "dilation: int = 1",
+                    *(["groups: int = 1"] if grouped else []),
+                    "act: bool = True",
+                ],
+                "arguments": [
+                    "in_channels",
+                    "out_channels",
+                    "kernel_size",
+                    "stride=stride",
+                    "padding=dilation * (kernel_size // 2)",
+                    "dilation=dilation",
+                    *groups,
+                    f"bias={plan.conv_bias!r}",
+                ],
+            },
             "parameters": [
                 "in_channels: int",
                 "out_channels: int",

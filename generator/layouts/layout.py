@@ -49,6 +49,9 @@ class Layout:
     # The library's names for the modules where they are not the file's own: the file
     # builds resnet.py's modules and its state_dict speaks the library's names.
     names: Callable[[Plan], CheckpointNames] | None = None
+    # Without a Sequential of stages: each stage's name, and each block's in its stage.
+    stage_names: str = "layer{number}"
+    block_names: str = "{index}"
 
     def stem_names(self, count: int) -> tuple[list[str], list[str]]:
         """The module names of a stem of `count` convs: each conv's, then each norm's
@@ -77,15 +80,26 @@ class Layout:
         return self.stem is not None and self.stem_pool.startswith(f"{self.stem}.")
 
     def stage_name(self, index: int) -> str:
-        return f"layer{index + 1}" if self.stages is None else f"{self.stages}.{index}"
+        if self.stages is None:
+            return self.stage_names.format(number=index + 1)
+        return f"{self.stages}.{index}"
 
     def block_name(self, stage: str, index: int) -> str:
-        return f"{stage}.{index}" if self.stages is None else f"{stage}.blocks.{index}"
+        if self.stages is None:
+            return f"{stage}.{self.block_names.format(index=index, number=index + 1)}"
+        return f"{stage}.blocks.{index}"
+
+    @property
+    def numbers_blocks(self) -> bool:
+        """Whether a stage's blocks are named other than by their index."""
+        return self.block_names != "{index}"
 
     def shortcut_name(self, part: str, position: int) -> str:
         """The module name of a shortcut's pool, conv or norm, at `position` in its
         Sequential (a pool slot, empty or not, comes first in an avg_down shortcut)."""
-        return f"downsample.{part if self.named_shortcut else position}"
+        if not self.named_shortcut:
+            return f"downsample.{position}"
+        return f"downsample.{self.norm if part == 'norm' else part}"
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ DEEP_STEM |= {"conv1.4": "stem.1.bn", "conv1.6": "stem.2.conv", "bn1": "stem.2.b
 def _lacks(spec: Any) -> Iterator[Lack]:
     """What mmpretrain's ResNet, ResNetV1c and ResNetV1d have no argument for."""
     stages, stem = spec.stages, spec.stem
-    if (stages.block[0], list(stages.depths)) not in ARCHS.values() or len(set(stages.block)) > 1:
+    if (stages.block[0], stages.stage_depths()) not in ARCHS.values() or len(set(stages.block)) > 1:
         yield ("stages", "depths"), "builds ResNet-18, 34, 50, 101 and 152 only"
     channels = stem.channels[-1] if stem.channels else 64
     if stem.type == "cifar" or (

@@ -3,9 +3,7 @@ family's names. The tree reader's own names are these."""
 
 from __future__ import annotations
 
-from typing import get_args
-
-from ..spec import BlockKind
+from ..spec import RESNET_KINDS, BlockKind
 from .layout import Layout, View
 
 LAYOUT = Layout(
@@ -20,7 +18,7 @@ LAYOUT = Layout(
     attention="se",
     classifier="fc",
     conv_classifier=False,
-    blocks=frozenset[BlockKind](get_args(BlockKind)),
+    blocks=frozenset[BlockKind](RESNET_KINDS),
     preactivation=True,
     pool_conv=True,
     anti_alias=True,

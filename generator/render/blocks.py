@@ -30,6 +30,7 @@ class _Parameters:
     two_dilations: bool  # a block takes its stage's dilation and its first conv's
     identity: str  # the shortcut of a block that keeps its shape
     downsample_type: str  # the type of a block's shortcut module
+    groups: bool  # each stage gives its blocks their groups
 
     @property
     def dilations(self) -> list[str]:
@@ -51,15 +52,22 @@ def block_context(plan: Plan) -> dict[str, object]:
         mixed=mixed,
         # A pruned network's blocks each have their own first and 3x3 widths.
         widths=["first_width", "width"] if plan.pruned else ["width"] if has_width else [],
-        attention=ATTENTION_PARAMETER.get(plan.attention),
+        # A family that sizes its attention itself takes no size.
+        attention=None
+        if any(family_of(kind).own_attention for kind in kinds)
+        else ATTENTION_PARAMETER.get(plan.attention),
         two_dilations=two_dilations,
         identity="None" if plan.preactivation else "nn.Identity()",
         downsample_type="nn.Module | None" if plan.preactivation else "nn.Module",
+        groups=any(family_of(kind).stage_groups for kind in kinds),
     )
     prefix = "PreAct" if plan.preactivation else ""
     classes = {kind: prefix + family_of(kind).class_name(kind) for kind in kinds}
     convs = _conv_arguments(plan, two_dilations, "width" if has_width else "out_channels")
     families = families_in(kinds)
+    contexts = {family.name: family.context(plan, convs) for family in families}
+    # ConvNormAct's parameters, from the family whose blocks are built of it.
+    conv_norm_act = [own["conv_norm_act"] for own in contexts.values() if "conv_norm_act" in own]
     return {
         "mixed": mixed,
         "conv3x3": _conv3x3(plan),
@@ -74,7 +82,8 @@ def block_context(plan: Plan) -> dict[str, object]:
         "uses_conv1x1": any(family_of(kind).uses_conv1x1(kind) for kind in kinds),
         **_signatures(plan, parameters, classes),
         **_stage_calls(plan, parameters, classes),
-        **{family.name: family.context(plan, convs) for family in families},
+        "conv_norm_act": conv_norm_act[0] if conv_norm_act else None,
+        **contexts,
     }
 
 
@@ -111,6 +120,7 @@ def _signatures(
             "out_channels: int",
             "stride: int",
             f"downsample: {parameters.downsample_type}",
+            *(["groups: int"] if parameters.groups else []),
             *(f"{name}: int" for name in optional),
             *(["drop_path: float"] if plan.drop_path else []),
         ],
@@ -121,6 +131,7 @@ def _signatures(
             "out_channels: int",
             *([] if plan.pruned else ["depth: int"]),
             "stride: int",
+            *(["groups: int"] if parameters.groups else []),
             *([f"{attention}: int"] if attention else []),
             *(["dilation: int", "first_dilation: int"] if plan.dilated else []),
             *(["drop_path: list[float]"] if plan.drop_path else []),
@@ -132,7 +143,10 @@ def _stage_calls(plan: Plan, parameters: _Parameters, classes: dict[str, str]) -
     """The arguments make_stage passes its first block and the later ones, and those the
     network passes each make_stage."""
     attention = parameters.attention
-    first_optional = [*([attention] if attention else [])]
+    first_optional = [
+        *(["groups"] if parameters.groups else []),
+        *([attention] if attention else []),
+    ]
     later_optional = list(first_optional)
     if plan.dilated:
         two = parameters.two_dilations
@@ -150,6 +164,8 @@ def _stage_calls(plan: Plan, parameters: _Parameters, classes: dict[str, str]) -
         args += [stage.in_channels, *widths, stage.out_channels]
         args += [] if plan.pruned else [f"depth={stage.depth}"]
         args += [f"stride={stage.stride}"]
+        if parameters.groups:
+            args.append(f"groups={stage.groups}")
         if attention:
             args.append(f"{attention}={stage.attention}")
         if plan.dilated:

@@ -40,7 +40,12 @@ def _diagram(plan: Plan, analysis: Analysis) -> list[tuple[str, str]]:
         return f"{channels}x{height}x{width}"
 
     stem = plan.stem
-    convs = {"classic": "7x7 conv", "deep": "three 3x3 convs", "cifar": "3x3 conv"}[stem.type]
+    convs = {
+        "classic": "7x7 conv",
+        "deep": "three 3x3 convs",
+        "cifar": "3x3 conv",
+        "strided_3x3": "3x3 stride-2 conv",
+    }[stem.type]
     pool = f"{stem.pool.type} pool /{stem.pool.stride}" if stem.pool else "no pool"
     if stem.pool and plan.anti_alias != "none":
         pool = f"{stem.pool.type} pool, {plan.anti_alias} anti-aliased /{stem.pool.stride}"

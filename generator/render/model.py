@@ -8,6 +8,7 @@ the blocks, `for_inference`), so the output is already in `ruff format` style.
 from __future__ import annotations
 
 from ..analysis import Analysis
+from ..blocks import families_in
 from ..plan import Plan
 from ..provenance import Provenance, with_header
 from ..report import describe_network, figures_table, format_macs, size_line
@@ -32,6 +33,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
     blocks = block_context(plan)
     return {
         "plan": plan,
+        "network_class": network_class(plan),
         "bias": repr(plan.conv_bias),
         "conv_class": conv_class(plan),
         "norm": lambda channels: norm_layer(plan, channels),
@@ -65,6 +67,12 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         **avg_down_pool(plan),
         **names_context(plan),
     }
+
+
+def network_class(plan: Plan) -> str:
+    """The network's class: its block family's network, or the ResNet."""
+    (family, *others) = families_in(plan.block_kinds)
+    return "ResNet" if others else family.network_class
 
 
 def _factory_summary(plan: Plan, analysis: Analysis) -> str:

@@ -123,6 +123,13 @@ def classifier(plan: Plan) -> str:
             f"        {name} = {conv} if num_classes else nn.Identity()\n"
             f"        self.{container} = nn.Sequential(OrderedDict({name}={name}))"
         )
+    if "." in plan.layout.classifier:  # a Linear in the Sequential the layout names
+        container, name = plan.layout.classifier_parts
+        linear = f"nn.Linear({plan.head.in_features}, num_classes)"
+        return (
+            f"        {name} = {linear} if num_classes else nn.Identity()\n"
+            f"        self.{container} = nn.Sequential(OrderedDict({name}={name}))"
+        )
     head = f"        self.{plan.layout.classifier} = "
     value = f"nn.Linear({plan.head.in_features}, num_classes) if num_classes else nn.Identity()"
     if len(head + value) <= LINE_LENGTH:

@@ -1,0 +1,190 @@
+"""RegNet's block (Radosavovic et al., "Designing Network Design Spaces", CVPR 2020,
+arXiv:2003.13678), as pycls, torchvision and timm's regnet.py build it: a 1x1 conv, a 3x3
+conv of groups `group_width` channels wide and a 1x1 conv, each with its norm and all but
+the last with the activation, at an inner width of the output width times the bottleneck
+ratio; RegNet-Y puts squeeze-and-excitation after the 3x3, its hidden width sized from
+the block's input (the X block has none). Its stages differ in groups, so each block is
+given its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Finding
+from ..layers import Conv, Named, Norm, SqueezeExcite
+from ..spec import BlockKind, Spec
+from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, StageShape, stage_count
+
+if TYPE_CHECKING:
+    from ..plan import Plan, StagePlan
+    from ..readers.state import StateReader
+    from ..readers.tree import TreeReader
+
+KIND: BlockKind = "regnet"
+TIMM = "timm.models.regnet.Bottleneck"
+# A block's ConvNormAct modules, in the order data meets them.
+UNITS = ("conv1", "conv2", "conv3")
+# The names a checkpoint's RegNet block holds its tensors under.
+STATE_PARTS = {*UNITS, "se", "downsample"}
+MAX_STAGES, MAX_DEPTH = 8, 256
+
+
+def se_hidden(in_channels: int, reduction: int) -> int:
+    """A RegNet-Y block's squeeze width: its input's channels over the reduction, rounded
+    (RegNet's se_ratio = 1 / reduction, as pycls, torchvision and timm round it)."""
+    return int(round(in_channels * (1 / reduction)))
+
+
+def _regnet_fields(spec: Any) -> Iterator[Finding]:
+    """What only RegNet's blocks take, and what they need."""
+    stages = spec.stages
+    regnet = KIND in stages.block
+    for field, unset in (("group_width", None), ("bottleneck_ratio", 1.0), ("design", None)):
+        if not regnet and getattr(stages, field) != unset:
+            yield ("stages", field), "applies to regnet blocks only, and this network has none"
+    if not regnet:
+        return
+    if stages.group_width is None:
+        yield ("stages", "group_width"), "regnet blocks need a group width"
+    for field, default in (("groups", 1), ("width_per_group", 64), ("reduce_first", 1)):
+        if getattr(stages, field) != default:
+            yield ("stages", field), "does not apply to regnet blocks: give stages.group_width"
+    if stages.drop_path:
+        yield ("stages", "drop_path"), "regnet blocks have no stochastic depth here yet"
+    if stages.dilations is not None and set(stages.dilations) != {1}:
+        yield ("stages", "dilations"), "regnet blocks have no dilated stages here yet"
+    if stages.design is not None:
+        depths = stages.stage_depths()
+        if stage_count(stages) > MAX_STAGES:
+            message = f"gives {len(depths)} stages; at most {MAX_STAGES} (raise w_m or w_0)"
+            yield ("stages", "design"), message
+        elif max(depths) > MAX_DEPTH:
+            message = f"gives a stage of {max(depths)} blocks; at most {MAX_DEPTH}"
+            yield ("stages", "design"), message
+
+
+class RegNetBlocks(BlockFamily):
+    name = "regnet"
+    kinds = (KIND,)
+    known_as = "RegNet Bottleneck"
+    rules = (_regnet_fields,)
+    classes: dict[str, BlockKind] = {TIMM: KIND}
+    parts = frozenset({*UNITS, "act3"})
+    helpers = ("blocks/conv_norm_act.py.jinja",)
+    first_stride = 2  # the stem strides 2 alone: every stage halves the resolution
+    network_class = "RegNet"
+    own_attention = True
+    stage_groups = True
+
+    # The plan ----------------------------------------------------------------------------
+
+    def expansion(self, kind: BlockKind) -> int:
+        return 1
+
+    def stage_width(self, kind: BlockKind, base: int, stages: Any) -> tuple[int, int]:
+        """The inner width, the output width times the bottleneck ratio, and its groups
+        of `group_width` channels (capped at the inner width)."""
+        inner = int(round(base * stages.bottleneck_ratio))
+        group_width = min(stages.group_width or 1, max(inner, 1))
+        return inner, max(inner // group_width, 1)
+
+    def stage_problem(self, spec: Spec, stage: StageShape) -> Finding | None:
+        group_width = min(spec.stages.group_width or 1, stage.width)
+        if stage.width % group_width:
+            message = (
+                f"does not divide stage {stage.index + 1}'s inner width of {stage.width}; "
+                "make the widths multiples of it, or give stages.design"
+            )
+            return ("stages", "group_width"), message
+        return None
+
+    def body(self, block: BlockShape, spec: Spec) -> tuple[Named, ...]:
+        width, norm = block.width, spec.norm.type
+        layers: list[Named] = [
+            ("conv1.conv", Conv(block.in_channels, width, 1)),
+            ("conv1.bn", Norm.of(norm, width)),
+            ("conv2.conv", Conv(width, width, 3, block.stride, 1, block.groups)),
+            ("conv2.bn", Norm.of(norm, width)),
+        ]
+        attention = spec.stages.attention
+        if attention.type == "se":
+            hidden = se_hidden(block.in_channels, attention.reduction)
+            layers.append(("se", SqueezeExcite(width, hidden)))
+        layers += [
+            ("conv3.conv", Conv(width, block.out_channels, 1)),
+            ("conv3.bn", Norm.of(norm, block.out_channels)),
+        ]
+        return tuple(layers)
+
+    # The generated file ------------------------------------------------------------------
+
+    def class_name(self, kind: BlockKind) -> str:
+        return "RegNetBlock"
+
+    def context(self, plan: Plan, convs: ConvArguments) -> dict[str, object]:
+        attention = plan.setting("regnet_attention")
+        return {
+            "se_ratio": f"{1 / attention:g}" if attention else None,
+            "conv_norm_act": {
+                "parameters": [
+                    "in_channels: int",
+                    "out_channels: int",
+                    "kernel_size: int",
+                    "stride: int = 1",
+                    "groups: int = 1",
+                    "act: bool = True",
+                ],
+                "arguments": [
+                    "in_channels",
+                    "out_channels",
+                    "kernel_size",
+                    "stride=stride",
+                    "padding=kernel_size // 2",
+                    "groups=groups",
+                    "bias=False",
+                ],
+            },
+        }
+
+    def settings(self, stages: Any) -> dict[str, object]:
+        se = stages.attention.type == "se" and KIND in stages.block
+        return {"regnet_attention": stages.attention.reduction if se else None}
+
+    def zero_init(self, kind: BlockKind, plan: Plan) -> str:
+        return "conv3.bn"
+
+    def uses_conv1x1(self, kind: BlockKind) -> bool:
+        return False
+
+    def fold_norms(self, kind: BlockKind) -> tuple[int, ...]:
+        return ()  # its convs and norms are ConvNormAct's
+
+    def fold_template(self, kind: BlockKind) -> str | None:
+        return "blocks/regnet_folds.py.jinja"
+
+    # How diff and the model card describe it --------------------------------------------
+
+    def facts(self, plan: Plan) -> dict[str, str]:
+        if KIND not in plan.block_kinds:
+            return {"stages.group_width": "-"}
+        widths = sorted({stage.width // stage.groups for stage in plan.stages})
+        return {"stages.group_width": ", ".join(map(str, widths))}
+
+    def stage_words(self, stage: StagePlan, plan: Plan) -> list[str]:
+        return [f"inner width {stage.width}", f"{stage.groups} groups"]
+
+    # How import reads it back ------------------------------------------------------------
+
+    def read(
+        self, reader: TreeReader, kind: BlockKind, module: Any, parts: dict[str, Any], name: str
+    ) -> BlockConvs:
+        raise NotImplementedError
+
+    def read_state(
+        self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
+    ) -> BlockConvs:
+        raise NotImplementedError
+
+
+REGNET = RegNetBlocks()
