@@ -32,6 +32,7 @@ from .report import (
     describe_network,
     figures_table,
     format_macs,
+    groups_table,
 )
 from .resources import zoo_names
 
@@ -292,6 +293,11 @@ def show(
     for line in figures_table(analysis):
         click.echo(line)
     click.echo(f"\n{ACTIVATIONS_NOTE}, at batch 1.")
+    groups = groups_table(loaded.plan)
+    if groups:
+        click.echo("")
+    for line in groups:
+        click.echo(line)
 
 
 @main.command(name="list")

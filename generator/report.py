@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .analysis import Analysis
+from .blocks import families_in
 from .plan import Plan
 
 COLUMNS = (
@@ -38,6 +39,33 @@ def describe_network(plan: Plan, analysis: Analysis) -> str:
         f"{plan.name}: {blocks} {kinds} blocks in {len(plan.stages)} stages, "
         f"{format_count(analysis.params)} parameters{layout}."
     )
+
+
+GROUPS_COLUMNS = ("stage", "blocks", "width", "inner width", "groups", "group width")
+
+
+def groups_rows(plan: Plan) -> list[tuple[str, ...]]:
+    """Each stage's depth, width, inner width and groups, for networks whose stages differ
+    in groups (RegNet's, from its design space); none for the others."""
+    if not any(family.stage_groups for family in families_in(plan.block_kinds)):
+        return []
+    return [
+        (
+            stage.name,
+            str(stage.depth),
+            str(stage.out_channels),
+            str(stage.width),
+            str(stage.groups),
+            str(stage.width // stage.groups),
+        )
+        for stage in plan.stages
+    ]
+
+
+def groups_table(plan: Plan) -> list[str]:
+    """groups_rows as aligned text lines, with their header; none without rows."""
+    rows = groups_rows(plan)
+    return aligned([GROUPS_COLUMNS, *rows], right=set(range(1, 6))) if rows else []
 
 
 def size_line(analysis: Analysis) -> str:

@@ -91,7 +91,7 @@ RESERVED_NAMES = frozenset(
 )
 
 Count = Annotated[StrictInt, Field(ge=1, le=4096)]
-Channels = Annotated[StrictInt, Field(ge=1, le=8192)]
+Channels = Annotated[StrictInt, Field(ge=1, le=16384)]
 Side = Annotated[StrictInt, Field(ge=1, le=4096)]
 Depth = Annotated[StrictInt, Field(ge=1, le=256)]
 Stride = Annotated[StrictInt, Field(ge=1, le=4)]

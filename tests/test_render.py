@@ -34,7 +34,7 @@ def test_imports_torch_alone_and_defines_only_known_names(zoo_files, name: str) 
             imported |= {f"{node.module}.{alias.name}" for alias in node.names}
     assert imported <= {"torch", "torch.nn", "collections.OrderedDict"}, imported
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)}
-    assert name in defined and "ResNet" in defined
+    assert name in defined and {"ResNet", "RegNet"} & defined
     assert defined - {name} <= RESERVED_NAMES
 
 

@@ -94,6 +94,7 @@ class BlockConvs:
     last_norm: Any = None  # the norm zero init zeroes (None: no weights read to tell)
     aa_stride: int | None = None  # the stride an anti-aliasing pool takes, if there is one
     takes: int | None = None  # the channels the block takes, where not its first conv's
+    attended: int | None = None  # the channels its attention sees, where not its output's
 
 
 @dataclass
@@ -251,6 +252,11 @@ class BlockFamily:
     def held_activations(self, parts: dict[str, Any]) -> set[str]:
         """Activation slots its blocks keep empty because a layer holds its own."""
         return set()
+
+    def stage_data(self, blocks: list[tuple[ReadBlock, str]]) -> dict[str, Any] | None:
+        """Its own stage fields from every block read (each with its module name), in
+        place of the spine's groups, widths per group and attention; None: the spine's."""
+        return None
 
     def fields(self, reader: TreeReader) -> dict[str, Any]:
         """Its own fields of the spec's stages, once every block is read."""

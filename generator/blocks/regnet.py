@@ -13,8 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Finding
 from ..layers import Conv, Named, Norm, SqueezeExcite
+from ..render.modules import conv_norm_act
 from ..spec import BlockKind, Spec
-from .family import BlockConvs, BlockFamily, BlockShape, ConvArguments, StageShape, stage_count
+from .family import (
+    BlockConvs,
+    BlockFamily,
+    BlockShape,
+    ConvArguments,
+    ReadBlock,
+    StageShape,
+    stage_count,
+)
 
 if TYPE_CHECKING:
     from ..plan import Plan, StagePlan
@@ -126,25 +135,7 @@ class RegNetBlocks(BlockFamily):
         attention = plan.setting("regnet_attention")
         return {
             "se_ratio": f"{1 / attention:g}" if attention else None,
-            "conv_norm_act": {
-                "parameters": [
-                    "in_channels: int",
-                    "out_channels: int",
-                    "kernel_size: int",
-                    "stride: int = 1",
-                    "groups: int = 1",
-                    "act: bool = True",
-                ],
-                "arguments": [
-                    "in_channels",
-                    "out_channels",
-                    "kernel_size",
-                    "stride=stride",
-                    "padding=kernel_size // 2",
-                    "groups=groups",
-                    "bias=False",
-                ],
-            },
+            "conv_norm_act": conv_norm_act(plan, dilated=False, grouped=True),
         }
 
     def settings(self, stages: Any) -> dict[str, object]:
@@ -176,15 +167,125 @@ class RegNetBlocks(BlockFamily):
 
     # How import reads it back ------------------------------------------------------------
 
-    def read(
-        self, reader: TreeReader, kind: BlockKind, module: Any, parts: dict[str, Any], name: str
-    ) -> BlockConvs:
-        raise NotImplementedError
+    def read_whole(
+        self, reader: TreeReader, module: Any, name: str, in_channels: int
+    ) -> ReadBlock | None:
+        """timm's RegNet Bottleneck: three ConvNormAct (the last without its activation),
+        squeeze-and-excitation after the 3x3 perhaps, the activation after the sum."""
+        from ..readers.common import NotExpressible, chained, class_name, short_name
+        from ..readers.leaves import conv_norm_act, drop_rate
+        from ..readers.tree import read_attention
+
+        if class_name(module) != TIMM:
+            return None
+        parts = dict(module.named_children())
+        for part, child in parts.items():
+            if part not in {*UNITS, "se", "act3", "downsample", "drop_path"}:
+                raise NotExpressible(f"{name}.{part}", f"{short_name(child)} is not a part of it")
+        convs = [
+            conv_norm_act(reader, parts.get(unit), f"{name}.{unit}", kernel, act=unit != "conv3")
+            for unit, kernel in zip(UNITS, (1, 3, 1), strict=True)
+        ]
+        for before, after in zip(convs, convs[1:], strict=False):
+            chained(before, after, name)
+        first, middle, last = convs
+        reader.act(parts.get("act3"), f"{name}.act3")
+        if first.stride[0] != 1 or last.stride[0] != 1:
+            raise NotExpressible(name, "a RegNet block strides on its 3x3 only")
+        if first.in_channels != in_channels:
+            message = f"takes {first.in_channels} channels where {in_channels} arrive"
+            raise NotExpressible(f"{name}.conv1.conv", message)
+        stride = middle.stride[0]
+        shortcut, shortcut_norm, shows_dilation = reader.shortcut(
+            parts.get("downsample"), f"{name}.downsample", in_channels, last.out_channels, stride
+        )
+        return ReadBlock(
+            kind=KIND,
+            in_channels=in_channels,
+            first_width=first.out_channels,
+            width=middle.out_channels,
+            out_channels=last.out_channels,
+            stride=stride,
+            stride_on=None,
+            groups=middle.groups,
+            first_dilation=middle.dilation[0],
+            dilation=None,
+            shortcut=shortcut,
+            shortcut_norm=shortcut_norm,
+            dilates=shows_dilation,
+            attention=read_attention(parts.get("se"), f"{name}.se"),
+            drop_path=drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
+            last_norm=parts["conv3"].bn,
+        )
+
+    def state_kind(self, parts: set[str]) -> BlockKind | None:
+        units = {part.split(".", 1)[0] for part in parts}
+        if units <= STATE_PARTS and {f"{unit}.conv.weight" for unit in UNITS} <= parts:
+            return KIND
+        return None
 
     def read_state(
         self, reader: StateReader, kind: BlockKind, name: str, in_channels: int
     ) -> BlockConvs:
-        raise NotImplementedError
+        from ..readers.common import chained
+
+        convs, channels = [], in_channels
+        for unit, kernel in zip(UNITS, (1, 3, 1), strict=True):
+            convs.append(reader.conv(f"{name}.{unit}.conv", channels, kernel))
+            channels = convs[-1].out_channels
+            reader.norm_of(f"{name}.{unit}.bn", channels)
+        for before, after in zip(convs, convs[1:], strict=False):
+            chained(before, after, name)
+        first, middle, last = convs
+        return BlockConvs(
+            first=first,
+            width=middle.out_channels,
+            out=last.out_channels,
+            groups=middle.groups,
+            attended=middle.out_channels,
+        )
+
+    def stage_data(self, blocks: list[tuple[ReadBlock, str]]) -> dict[str, Any]:
+        """The group width, the bottleneck ratio and the attention that give every
+        block's widths, groups and squeeze width."""
+        from ..readers.common import NotExpressible
+
+        group_width = max(block.width // block.groups for block, _ in blocks)
+        for block, where in blocks:
+            if min(group_width, block.width) != block.width // block.groups:
+                message = f"groups {block.width // block.groups} channels wide, where others"
+                raise NotExpressible(f"{where}.conv2", f"{message} are {group_width}")
+        ratios = {block.width / block.out_channels for block, _ in blocks}
+        ratio = min(ratios)
+        for block, where in blocks:
+            if int(round(block.out_channels * ratio)) != block.width:
+                message = "an inner width that follows no bottleneck ratio of the others"
+                raise NotExpressible(f"{where}.conv2", message)
+        attention: dict[str, Any] = {"type": "none"}
+        squeezes = {(block.in_channels, block.attention) for block, _ in blocks}
+        if any(found is not None for _, found in squeezes):
+            reduction = next(
+                (
+                    r
+                    for r in (4, *range(1, 257))
+                    if all(
+                        found is not None and found == ("se", se_hidden(channels, r))
+                        for channels, found in squeezes
+                    )
+                ),
+                None,
+            )
+            if reduction is None:
+                message = "squeeze widths that follow no reduction of each block's input"
+                raise NotExpressible(f"{blocks[0][1]}.se", message)
+            attention = {"type": "se", "reduction": reduction}
+        # Widths as read, not from the design space: a spec extending one says so.
+        return {
+            "group_width": group_width,
+            "bottleneck_ratio": ratio,
+            "attention": attention,
+            "design": None,
+        }
 
 
 REGNET = RegNetBlocks()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..analysis import LayerFigures, Shape, layer_figures
 from ..errors import Finding
 from ..layers import Composite, Conv, Named, Norm
-from ..render.modules import batch_norm_class
+from ..render.modules import batch_norm_class, conv_norm_act
 from ..render.text import repeated
 from ..spec import STRIDE_ON_KINDS, BlockKind, NormType, Spec, Stages
 from ..state import Shapes, conv_shapes, norm_shapes
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ..readers.tree import TreeReader
 
 KINDS: tuple[BlockKind, ...] = ("sk_basic", "sk_bottleneck")
-CONV_NORM_ACT = "timm.layers.conv_bn_act.ConvNormAct"
 SELECTIVE_KERNEL = "timm.layers.selective_kernel.SelectiveKernel"
 ATTENTION = "timm.layers.selective_kernel.SelectiveKernelAttn"
 SPLIT_INPUT = "selective kernels' input split"  # the reader's setting
@@ -199,27 +198,7 @@ class SelectiveKernelBlocks(BlockFamily):
         rounded = f"int(reduced + {divisor / 2:g}) // {divisor} * {divisor}"
         return {
             "split_input": settings.split_input,
-            "conv_norm_act": {
-                "parameters": [
-                    "in_channels: int",
-                    "out_channels: int",
-                    "kernel_size: int",
-                    "stride: int = 1",
-                    "dilation: int = 1",
-                    *(["groups: int = 1"] if grouped else []),
-                    "act: bool = True",
-                ],
-                "arguments": [
-                    "in_channels",
-                    "out_channels",
-                    "kernel_size",
-                    "stride=stride",
-                    "padding=dilation * (kernel_size // 2)",
-                    "dilation=dilation",
-                    *groups,
-                    f"bias={plan.conv_bias!r}",
-                ],
-            },
+            "conv_norm_act": conv_norm_act(plan, dilated=True, grouped=grouped),
             "parameters": [
                 "in_channels: int",
                 "out_channels: int",
@@ -282,10 +261,11 @@ class SelectiveKernelBlocks(BlockFamily):
         self, reader: TreeReader, kind: BlockKind, module: Any, parts: dict[str, Any], name: str
     ) -> BlockConvs:
         from ..readers.common import NotExpressible, chained, expands_by_four
+        from ..readers.leaves import conv_norm_act
 
         if kind == "sk_basic":
             conv1, takes = _read_selective_kernel(reader, parts.get("conv1"), f"{name}.conv1")
-            conv2 = _conv_norm_act(reader, parts.get("conv2"), f"{name}.conv2", 3, act=False)
+            conv2 = conv_norm_act(reader, parts.get("conv2"), f"{name}.conv2", 3, act=False)
             chained(conv1, conv2, name)
             reader.reduction(conv1, conv2.out_channels, f"{name}.conv1")
             if conv2.stride[0] != 1 or conv2.groups != 1:
@@ -302,9 +282,9 @@ class SelectiveKernelBlocks(BlockFamily):
                 last_norm=parts["conv2"].bn,
                 takes=takes,
             )
-        conv1 = _conv_norm_act(reader, parts.get("conv1"), f"{name}.conv1", 1, act=True)
+        conv1 = conv_norm_act(reader, parts.get("conv1"), f"{name}.conv1", 1, act=True)
         conv2, conv2_takes = _read_selective_kernel(reader, parts.get("conv2"), f"{name}.conv2")
-        conv3 = _conv_norm_act(reader, parts.get("conv3"), f"{name}.conv3", 1, act=False)
+        conv3 = conv_norm_act(reader, parts.get("conv3"), f"{name}.conv3", 1, act=False)
         if conv1.out_channels != conv2_takes:
             raise NotExpressible(name, "convs whose channels do not chain")
         chained(conv2, conv3, name)
@@ -421,30 +401,6 @@ def _state_kernel(reader: StateReader, name: str, in_channels: int, single_group
     return paths[0]
 
 
-def _conv_norm_act(reader: TreeReader, module: Any, name: str, kernel: int, act: bool) -> Any:
-    """timm's ConvNormAct: a conv, then a norm holding the activation (or none)."""
-    from torch import nn
-
-    from ..readers.common import NotExpressible, class_name, short_name
-
-    if class_name(module) != CONV_NORM_ACT:
-        found = short_name(module) if module is not None else "nothing"
-        raise NotExpressible(name, f"{found} where timm's ConvNormAct belongs")
-    if getattr(module, "aa", None) is not None:
-        message = "anti-aliasing in a selective-kernel block, which the language has not"
-        raise NotExpressible(f"{name}.aa", message)
-    conv = reader.conv(module.conv, f"{name}.conv", kernel)
-    norm = module.bn
-    reader.norm_of(norm, f"{name}.bn", conv.out_channels, with_act=True)
-    if type(norm.drop) is not nn.Identity:
-        raise NotExpressible(f"{name}.bn.drop", "DropBlock is not in the spec language yet")
-    if act:
-        reader.act(norm.act, f"{name}.bn.act")
-    elif type(norm.act) is not nn.Identity:
-        raise NotExpressible(f"{name}.bn.act", "an activation where timm's block has none")
-    return conv
-
-
 def _read_selective_kernel(reader: TreeReader, module: Any, name: str) -> tuple[Any, int]:
     """timm's selective kernel as the language builds it: its first path's conv (the
     second is the same but twice as dilated), and the channels it takes."""
@@ -452,7 +408,7 @@ def _read_selective_kernel(reader: TreeReader, module: Any, name: str) -> tuple[
 
     from ..readers.common import NotExpressible, class_name, short_name
     from ..readers.differences import describe_layer, pointwise
-    from ..readers.leaves import norm_kind
+    from ..readers.leaves import conv_norm_act, norm_kind
 
     if class_name(module) != SELECTIVE_KERNEL:
         found = short_name(module) if module is not None else "nothing"
@@ -461,7 +417,7 @@ def _read_selective_kernel(reader: TreeReader, module: Any, name: str) -> tuple[
     if len(paths) != 2:
         raise NotExpressible(f"{name}.paths", "a selective kernel of other than two paths")
     first, second = (
-        _conv_norm_act(reader, path, f"{name}.paths.{index}", 3, act=True)
+        conv_norm_act(reader, path, f"{name}.paths.{index}", 3, act=True)
         for index, path in enumerate(paths)
     )
     reader.setting(SPLIT_INPUT).see(bool(module.split_input), name)

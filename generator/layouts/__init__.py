@@ -8,7 +8,8 @@ from ..spec import LayoutName
 from . import legacy_senet, mmpretrain, regnet, resnet, resnetv2, transformers
 from .layout import CheckpointNames, Layout, View
 
-_MODULES = (resnet, legacy_senet, resnetv2, transformers, mmpretrain, regnet)
+# regnet before resnetv2: both name a stem.conv, and only its stages are sN.bM.
+_MODULES = (resnet, legacy_senet, regnet, resnetv2, transformers, mmpretrain)
 LAYOUTS: dict[LayoutName, Layout] = {module.LAYOUT.name: module.LAYOUT for module in _MODULES}
 # The view of each network class the tree reader reads, by the class's qualified name.
 VIEWS: dict[str, View] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..spec import BlockKind, LayoutName
 
@@ -50,6 +50,10 @@ class Layout:
     # builds resnet.py's modules and its state_dict speaks the library's names.
     names: Callable[[Plan], CheckpointNames] | None = None
     # Without a Sequential of stages: each stage's name, and each block's in its stage.
+    # How its library starts the convs and the classifier: torchvision's kaiming init, or
+    # pycls's (timm's regnet.py): N(0, 2 / fan-out over the groups), zero biases, a
+    # classifier from N(0, 0.01).
+    init: Literal["kaiming", "pycls"] = "kaiming"
     stage_names: str = "layer{number}"
     block_names: str = "{index}"
 

@@ -5,6 +5,9 @@ classifier as head.fc."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from ..spec import REGNET_KINDS, BlockKind
 from .layout import Layout, View
 
@@ -24,7 +27,99 @@ LAYOUT = Layout(
     preactivation=False,
     pool_conv=False,
     anti_alias=False,
+    init="pycls",
     stage_names="s{number}",
     block_names="b{number}",
 )
-VIEW = View("regnet", ())
+NETWORK = "timm.models.regnet.RegNet"
+
+
+def _children(children: dict[str, Any]) -> dict[str, Any]:
+    """A RegNet's parts under resnet.py's names: its stem's conv and norm (holding the
+    activation) as conv1 and bn1, each stage's blocks as layerN, its head's pool and
+    classifier as global_pool and fc; an empty final_conv is no part."""
+    from torch import nn
+
+    from ..readers.common import NotExpressible, class_name, short_name
+    from ..readers.leaves import CONV_NORM_ACT
+
+    view = dict(children)
+    stem = view.pop("stem", None)
+    if class_name(stem) != CONV_NORM_ACT:
+        raise NotExpressible("stem", f"{short_name(stem)} where a conv, norm and activation belong")
+    view.update(conv1=stem.conv, bn1=stem.bn, act1=stem.bn.act)
+    index = 1
+    while f"s{index}" in view:
+        view[f"layer{index}"] = nn.Sequential(*view.pop(f"s{index}").children())
+        index += 1
+    if type(view.get("final_conv")) is nn.Identity:
+        del view["final_conv"]
+    head = view.pop("head", None)
+    view.update(global_pool=getattr(head, "global_pool", None), fc=getattr(head, "fc", None))
+    return {name: module for name, module in view.items() if module is not None}
+
+
+def _shortcut(module: Any, name: str) -> Any:
+    """A projection's ConvNormAct as the Sequential of resnet.py: the conv and the norm."""
+    from torch import nn
+
+    from ..readers.common import NotExpressible, class_name
+    from ..readers.leaves import CONV_NORM_ACT
+
+    if class_name(module) != CONV_NORM_ACT:
+        return module
+    if type(module.bn.act) is not nn.Identity:
+        raise NotExpressible(f"{name}.bn.act", "an activation on a shortcut")
+    return nn.Sequential(module.conv, module.bn)
+
+
+# A RegNet's tensor names and resnet.py's, pattern by pattern.
+KEYS: tuple[tuple[str, Any], ...] = (
+    (r"^stem\.conv\.", "conv1."),
+    (r"^stem\.bn\.", "bn1."),
+    (r"^s(\d+)\.b(\d+)\.", lambda m: f"layer{m[1]}.{int(m[2]) - 1}."),
+    (r"\.downsample\.conv\.", ".downsample.0."),
+    (r"\.downsample\.bn\.", ".downsample.1."),
+    (r"^head\.fc\.", "fc."),
+)
+
+
+def _keys(names: list[str]) -> dict[str, str] | None:
+    """A RegNet's tensors under resnet.py's names: stem.conv and stem.bn as conv1 and bn1,
+    sN.bM as layerN.(M-1), a projection's conv and bn as downsample.0 and .1, head.fc
+    as fc; each block's own parts (conv1.conv, ..., se) keep their names."""
+    if not any(name.startswith("stem.conv.") for name in names) or not any(
+        re.match(r"s\d+\.b\d+\.", name) for name in names
+    ):
+        return None
+    renamed = {}
+    for name in names:
+        name_in_view = name
+        for pattern, replacement in KEYS:
+            name_in_view = re.sub(pattern, replacement, name_in_view)
+        renamed[name] = name_in_view
+    return renamed
+
+
+VIEW = View(
+    "regnet",
+    (NETWORK,),
+    children=_children,
+    shortcut=_shortcut,
+    names=(
+        (r"^layer(\d+)\.(\d+)", lambda m: f"s{m.group(1)}.b{int(m.group(2)) + 1}"),
+        (r"^layer(\d+)", r"s\1"),
+        (r"^conv1", "stem.conv"),
+        (r"^bn1", "stem.bn"),
+        (r"^fc", "head.fc"),
+        (r"\.downsample\.0", ".downsample.conv"),
+        (r"\.downsample\.1", ".downsample.bn"),
+    ),
+    keys=_keys,
+    implied=lambda data: {
+        # What a checkpoint cannot show, the same in every RegNet: a 3x3 stem conv that
+        # strides 2 and pools nothing, and every stage striding 2.
+        "stem": {"type": "strided_3x3", "pool": {"type": "none"}},
+        "stages": {"strides": [2] * len(data["stages"]["depths"])},
+    },
+)

@@ -3,6 +3,8 @@ and anti-aliasing pools."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from .common import NotExpressible, Readings, class_name, short_name, side
@@ -205,3 +207,26 @@ def activation_kind(module: nn.Module | None, name: str) -> str:
         f"{found} is not an activation the spec language has (relu, silu, gelu, "
         "leaky_relu with slope 0.01)",
     )
+
+
+CONV_NORM_ACT = "timm.layers.conv_bn_act.ConvNormAct"
+
+
+def conv_norm_act(reader: Leaves, module: Any, name: str, kernel: int, act: bool) -> nn.Conv2d:
+    """timm's ConvNormAct: a conv, then a norm holding the activation (or none)."""
+    if class_name(module) != CONV_NORM_ACT:
+        found = short_name(module) if module is not None else "nothing"
+        raise NotExpressible(name, f"{found} where timm's ConvNormAct belongs")
+    if getattr(module, "aa", None) is not None:
+        message = "anti-aliasing in a block of timm's ConvNormAct, which the language has not"
+        raise NotExpressible(f"{name}.aa", message)
+    conv = reader.conv(module.conv, f"{name}.conv", kernel)
+    norm = module.bn
+    reader.norm_of(norm, f"{name}.bn", conv.out_channels, with_act=True)
+    if type(norm.drop) is not nn.Identity:
+        raise NotExpressible(f"{name}.bn.drop", "DropBlock is not in the spec language yet")
+    if act:
+        reader.act(norm.act, f"{name}.bn.act")
+    elif type(norm.act) is not nn.Identity:
+        raise NotExpressible(f"{name}.bn.act", "an activation where timm's block has none")
+    return conv

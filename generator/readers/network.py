@@ -46,6 +46,11 @@ def stage_fields(stages: list[list[ReadBlock]], names: list[str], pruned: bool) 
         )
     data["stride_on"] = placements.pop() if placements else "3x3"
     data.update(_shortcuts(stages, names))
+    # A family's own fields in place of the groups and the attention, where it has them.
+    family = family_of(kinds[0])
+    own = family.stage_data(_every_block(stages, names)) if len(set(kinds)) == 1 else None
+    if own is not None:
+        return {**data, **own}
     if pruned:
         data["pruned_channels"] = [block.out_channels for block in firsts]
         data["pruned_widths"] = [[[b.first_width, b.width] for b in stage] for stage in stages]

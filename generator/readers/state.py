@@ -300,9 +300,10 @@ class StateReader(Readings):
     def stage(self, name: str, index: int, in_channels: int) -> list[ReadBlock]:
         prefix = re.compile(rf"{name}\.(\d+)\.")
         count = len({int(m.group(1)) for key in self.shapes if (m := prefix.match(key))})
+        family, _ = state_family(self.parts(f"{name}.0"))
         blocks = []
         for position in range(count):
-            default = 1 if index == 0 else 2
+            default = 2 if index else family.first_stride if family else 1
             if self.strides is not None and index < len(self.strides):
                 default = self.strides[index]
             blocks.append(
@@ -311,9 +312,12 @@ class StateReader(Readings):
             in_channels = blocks[-1].out_channels
         return blocks
 
+    def parts(self, name: str) -> set[str]:
+        """The names of a module's tensors, relative to it."""
+        return {key.removeprefix(f"{name}.") for key in self.shapes if key.startswith(f"{name}.")}
+
     def block(self, name: str, in_channels: int, stride: int) -> ReadBlock:
-        parts = {key.removeprefix(f"{name}.") for key in self.shapes if key.startswith(f"{name}.")}
-        family, kind = state_family(parts)
+        family, kind = state_family(self.parts(name))
         if family is None or kind is None:
             raise NotExpressible(name, "parts of no block the language has")
         convs = family.read_state(self, kind, name, in_channels)
@@ -336,7 +340,7 @@ class StateReader(Readings):
             shortcut=shortcut,
             shortcut_norm=shortcut_norm,
             dilates=False,
-            attention=self.attention(f"{name}.se", convs.out),
+            attention=self.attention(f"{name}.se", convs.attended or convs.out),
             drop_path=0.0,
             last_norm=None,
         )

@@ -39,12 +39,12 @@ def read_stem(reader: Leaves, children: dict[str, nn.Module]) -> dict[str, Any]:
     else:
         first = reader.conv(conv1, "conv1")
         shape = (first.kernel_size[0], first.stride[0])
-        types = {(7, 2): "classic", (3, 1): "cifar"}
+        types = {(7, 2): "classic", (3, 1): "cifar", (3, 2): "strided_3x3"}
         if shape not in types:
             raise NotExpressible(
                 "conv1",
                 f"a {shape[0]}x{shape[0]} stride-{shape[1]} stem conv; the language "
-                "has 7x7 stride 2 (classic) and 3x3 stride 1 (cifar)",
+                "has 7x7 stride 2 (classic), 3x3 stride 1 (cifar) and 3x3 stride 2",
             )
         stem = {"type": types[shape], "channels": [first.out_channels]}
     channels = stem["channels"][-1]

@@ -6,7 +6,14 @@ from ..analysis import Analysis
 from ..blocks import family_of
 from ..plan import Plan
 from ..provenance import Provenance, with_header
-from ..report import ACTIVATIONS_NOTE, COLUMNS, figures_rows, size_line
+from ..report import (
+    ACTIVATIONS_NOTE,
+    COLUMNS,
+    GROUPS_COLUMNS,
+    figures_rows,
+    groups_rows,
+    size_line,
+)
 from .environment import environment
 from .text import markdown_text
 
@@ -27,6 +34,8 @@ def _card_context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         "activations_note": ACTIVATIONS_NOTE,
         "columns": COLUMNS,
         "rows": figures_rows(analysis),
+        "groups_columns": GROUPS_COLUMNS,
+        "groups_rows": groups_rows(plan),
         "nodes": _diagram(plan, analysis),
     }
 

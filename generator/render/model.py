@@ -11,7 +11,7 @@ from ..analysis import Analysis
 from ..blocks import families_in
 from ..plan import Plan
 from ..provenance import Provenance, with_header
-from ..report import describe_network, figures_table, format_macs, size_line
+from ..report import describe_network, figures_table, format_macs, groups_table, size_line
 from .blocks import block_context
 from .environment import environment
 from .inference import inference_context
@@ -94,4 +94,6 @@ def _module_docstring(plan: Plan, analysis: Analysis) -> str:
     if plan.references:
         figures.append(f"Weight-compatible with {' and '.join(plan.references)}.")
     lines = wrap(paragraphs) + [""] + figures + [""] + figures_table(analysis) + [""]
+    groups = groups_table(plan)
+    lines += [*groups, ""] if groups else []
     return "\n".join(lines)

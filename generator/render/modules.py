@@ -22,6 +22,32 @@ def norm_layer(plan: Plan, channels: object) -> str:
     return f"nn.BatchNorm2d({channels})"
 
 
+def conv_norm_act(plan: Plan, dilated: bool, grouped: bool) -> dict[str, list[str]]:
+    """ConvNormAct's parameters and its conv's arguments: a dilation and groups only
+    where the blocks built of it take them."""
+    return {
+        "parameters": [
+            "in_channels: int",
+            "out_channels: int",
+            "kernel_size: int",
+            "stride: int = 1",
+            *(["dilation: int = 1"] if dilated else []),
+            *(["groups: int = 1"] if grouped else []),
+            "act: bool = True",
+        ],
+        "arguments": [
+            "in_channels",
+            "out_channels",
+            "kernel_size",
+            "stride=stride",
+            "padding=dilation * (kernel_size // 2)" if dilated else "padding=kernel_size // 2",
+            *(["dilation=dilation"] if dilated else []),
+            *(["groups=groups"] if grouped else []),
+            f"bias={plan.conv_bias!r}",
+        ],
+    }
+
+
 def batch_norm_class(plan: Plan) -> str:
     """The batch norm of a network that may freeze its norms: frozen with them."""
     return "FrozenBatchNorm2d" if plan.norm == "frozen_batch" else "nn.BatchNorm2d"
