@@ -69,7 +69,25 @@ def model_names(library: str) -> list[str]:
 
 
 def build_reference(reference: str, arguments: dict[str, Any] | None = None) -> nn.Module:
-    """The reference model with random weights, built with `arguments` as keywords."""
+    """The reference model with random weights, built with `arguments` as keywords; on
+    the meta device where the default device is it, even where the library's builder
+    reads tensors back (torchvision's RegNets compute their widths with tensors): those
+    build on the CPU and move to it."""
+    library_module(split_reference(reference)[0])  # torch and the library, or what to install
+    import torch
+
+    if torch.get_default_device().type != "meta":
+        return _built(reference, arguments)
+    try:
+        return _built(reference, arguments)
+    except ReferenceUnavailable as error:
+        if "meta tensor" not in str(error):
+            raise
+    with torch.device("cpu"):
+        return _built(reference, arguments).to("meta")
+
+
+def _built(reference: str, arguments: dict[str, Any] | None) -> nn.Module:
     library, name = split_reference(reference)
     module = library_module(library)
     known = model_names(library)

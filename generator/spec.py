@@ -47,7 +47,15 @@ ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 AntiAliasType = Literal["none", "blur", "avg"]
 ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
 StrideOn = Literal["1x1", "3x3"]
-LayoutName = Literal["resnet", "legacy_senet", "resnetv2", "transformers", "mmpretrain", "regnet"]
+LayoutName = Literal[
+    "resnet",
+    "legacy_senet",
+    "resnetv2",
+    "transformers",
+    "mmpretrain",
+    "regnet",
+    "torchvision_regnet",
+]
 
 # Top-level names a generated file defines besides its factory; a spec name must not shadow them.
 RESERVED_NAMES = frozenset(
@@ -546,6 +554,9 @@ class Spec(_Section):
         "as downsample.conv and downsample.norm, a 1x1 conv classifier as head.fc) or "
         "transformers (HF transformers' ResNet and BiT: resnet.embedder, "
         "resnet.encoder.stages.N.layers, classifier.1) or mmpretrain (its ResNet, ResNetV1c "
-        "and ResNetV1d: backbone. and head.fc); the last two build resnet.py's modules and "
-        "their state_dict speaks the library's names.",
+        "and ResNetV1d: backbone. and head.fc) or regnet (timm's regnet.py: stem.conv, "
+        "s1.b1.conv1.conv, ..., downsample.conv, head.fc) or torchvision_regnet "
+        "(torchvision's RegNets: stem.0, trunk_output.block1.block1-0.f.a.0, proj.0, fc); "
+        "transformers, mmpretrain and torchvision_regnet build resnet.py's or regnet.py's "
+        "modules and their state_dict speaks the library's names.",
     )

@@ -155,7 +155,7 @@ def _reference_holding(reference: str, state: dict[str, torch.Tensor]) -> torch.
             model = build_reference(reference)
         model.load_state_dict(state, assign=True)
     except ReferenceUnavailable as error:
-        assert "meta tensors" in str(error), error
+        assert "meta tensor" in str(error), error
         model = build_reference(reference)
     if any(tensor.is_meta for tensor in itertools.chain(model.parameters(), model.buffers())):
         model = build_reference(reference)

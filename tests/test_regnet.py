@@ -1,8 +1,8 @@
 """RegNet's blocks from a spec of its design space: timm's regnet.py networks, key for key
 and logit for logit, and the design space's bad values refused where they stand.
 
-The zoo's RegNet specs wait for `import` to read RegNets back; until then these specs
-are written here, as a user writes them.
+These specs are written here, as a user writes them; the zoo's are held to their
+references by the parity tests, and torchvision's to the figures of its weights here.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import timm
 import torch
+import torchvision
 
 from resnetgen.errors import SpecError
 from resnetgen.load import load
 
-from .conftest import build_model, randomise_norms
+from .conftest import ZOO, build_model, randomise_norms
 
 BASE = """\
 name: {name}
@@ -120,3 +121,23 @@ def test_widths_that_no_group_width_divides_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(SpecError, match="stages.group_width: does not divide stage 1's inner"):
         load(str(path))
+
+
+TORCHVISION_ZOO = [name for name in ZOO if name.startswith("regnet_")]
+
+
+def test_the_zoo_holds_every_torchvision_regnet() -> None:
+    builders = [name for name in torchvision.models.list_models() if name.startswith("regnet_")]
+    assert len(builders) == 15
+    assert sorted(TORCHVISION_ZOO) == sorted(builders)
+
+
+@pytest.mark.parametrize("name", TORCHVISION_ZOO)
+def test_parameters_and_multiply_adds_are_torchvision_s_figures(name: str) -> None:
+    """Each weight set's num_params, and its _ops (GFLOPS as torchvision counts them,
+    multiply-adds) at the size it was trained at, to the three decimals it gives."""
+    for weights in torchvision.models.get_model_weights(name):
+        (side,) = weights.transforms().crop_size
+        analysis = load(name, (f"input.size=[{side}, {side}]",)).analysis
+        assert analysis.params == weights.meta["num_params"]
+        assert round(analysis.macs / 1e9, 3) == weights.meta["_ops"], weights

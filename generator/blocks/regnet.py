@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 KIND: BlockKind = "regnet"
 TIMM = "timm.models.regnet.Bottleneck"
+TORCHVISION = "torchvision.models.regnet.ResBottleneckBlock"
 # A block's ConvNormAct modules, in the order data meets them.
 UNITS = ("conv1", "conv2", "conv3")
 # The names a checkpoint's RegNet block holds its tensors under.
@@ -78,7 +79,7 @@ class RegNetBlocks(BlockFamily):
     kinds = (KIND,)
     known_as = "RegNet Bottleneck"
     rules = (_regnet_fields,)
-    classes: dict[str, BlockKind] = {TIMM: KIND}
+    classes: dict[str, BlockKind] = {TIMM: KIND, TORCHVISION: KIND}
     parts = frozenset({*UNITS, "act3"})
     helpers = ("blocks/conv_norm_act.py.jinja",)
     first_stride = 2  # the stem strides 2 alone: every stage halves the resolution
@@ -176,16 +177,23 @@ class RegNetBlocks(BlockFamily):
         from ..readers.leaves import conv_norm_act, drop_rate
         from ..readers.tree import read_attention
 
-        if class_name(module) != TIMM:
+        if class_name(module) == TORCHVISION:
+            parts = _torchvision_parts(module, name)
+            convs = [
+                _conv_norm_activation(reader, parts.get(unit), f"{name}.{unit}", kernel)
+                for unit, kernel in zip(UNITS, (1, 3, 1), strict=True)
+            ]
+        elif class_name(module) == TIMM:
+            parts = dict(module.named_children())
+            convs = [
+                conv_norm_act(reader, parts.get(unit), f"{name}.{unit}", kernel, unit != "conv3")
+                for unit, kernel in zip(UNITS, (1, 3, 1), strict=True)
+            ]
+        else:
             return None
-        parts = dict(module.named_children())
         for part, child in parts.items():
             if part not in {*UNITS, "se", "act3", "downsample", "drop_path"}:
                 raise NotExpressible(f"{name}.{part}", f"{short_name(child)} is not a part of it")
-        convs = [
-            conv_norm_act(reader, parts.get(unit), f"{name}.{unit}", kernel, act=unit != "conv3")
-            for unit, kernel in zip(UNITS, (1, 3, 1), strict=True)
-        ]
         for before, after in zip(convs, convs[1:], strict=False):
             chained(before, after, name)
         first, middle, last = convs
@@ -215,7 +223,7 @@ class RegNetBlocks(BlockFamily):
             dilates=shows_dilation,
             attention=read_attention(parts.get("se"), f"{name}.se"),
             drop_path=drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
-            last_norm=parts["conv3"].bn,
+            last_norm=_norm_of(parts["conv3"]),
         )
 
     def state_kind(self, parts: set[str]) -> BlockKind | None:
@@ -286,6 +294,45 @@ class RegNetBlocks(BlockFamily):
             "attention": attention,
             "design": None,
         }
+
+
+def _norm_of(unit: Any) -> Any:
+    """The norm of a conv, norm and activation: timm's ConvNormAct's bn, or torchvision's
+    Conv2dNormActivation's second module."""
+    return unit.bn if hasattr(unit, "bn") else unit[1]
+
+
+def _torchvision_parts(module: Any, name: str) -> dict[str, Any]:
+    """torchvision's ResBottleneckBlock under timm's names: f.a, f.b, f.c as conv1, conv2,
+    conv3, f.se as se, proj as downsample, activation as act3."""
+    from ..readers.common import NotExpressible, short_name
+
+    parts = dict(module.named_children())
+    branch = dict(parts.pop("f").named_children()) if "f" in parts else {}
+    named = {"a": "conv1", "b": "conv2", "c": "conv3", "se": "se"}
+    for part, child in branch.items():
+        if part not in named:
+            raise NotExpressible(f"{name}.f.{part}", f"{short_name(child)} is not a part of it")
+    renamed = {named[part]: child for part, child in branch.items()}
+    own = {"proj": "downsample", "activation": "act3"}
+    return renamed | {own.get(part, part): child for part, child in parts.items()}
+
+
+def _conv_norm_activation(reader: Any, unit: Any, name: str, kernel: int) -> Any:
+    """torchvision's Conv2dNormActivation: a conv, a norm and (but the last) an activation."""
+    from torch import nn
+
+    from ..readers.common import NotExpressible, short_name
+
+    layers = list(unit) if isinstance(unit, nn.Sequential) else []
+    if len(layers) not in (2, 3):
+        found = short_name(unit) if unit is not None else "nothing"
+        raise NotExpressible(name, f"{found} where a conv, a norm and an activation belong")
+    conv = reader.conv(layers[0], f"{name}.0", kernel)
+    reader.norm_of(layers[1], f"{name}.1", conv.out_channels)
+    if len(layers) == 3:
+        reader.act(layers[2], f"{name}.2")
+    return conv
 
 
 REGNET = RegNetBlocks()

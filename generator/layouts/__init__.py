@@ -5,11 +5,19 @@ to the table below and its name to the spec's LayoutName (CONTRIBUTING.md)."""
 from __future__ import annotations
 
 from ..spec import LayoutName
-from . import legacy_senet, mmpretrain, regnet, resnet, resnetv2, transformers
+from . import (
+    legacy_senet,
+    mmpretrain,
+    regnet,
+    resnet,
+    resnetv2,
+    torchvision_regnet,
+    transformers,
+)
 from .layout import CheckpointNames, Layout, View
 
 # regnet before resnetv2: both name a stem.conv, and only its stages are sN.bM.
-_MODULES = (resnet, legacy_senet, regnet, resnetv2, transformers, mmpretrain)
+_MODULES = (resnet, legacy_senet, regnet, resnetv2, transformers, mmpretrain, torchvision_regnet)
 LAYOUTS: dict[LayoutName, Layout] = {module.LAYOUT.name: module.LAYOUT for module in _MODULES}
 # The view of each network class the tree reader reads, by the class's qualified name.
 VIEWS: dict[str, View] = {

@@ -117,6 +117,7 @@ class CheckpointNames:
     parts: dict[str, str]
     stages: dict[str, str]
     block: dict[str, str]
+    index_after: str = "."  # between a stage's name and its block's index
 
     def name(self, own: str) -> str:
         """A tensor's name in the library's state_dict, from its name in the file's."""
@@ -126,8 +127,23 @@ class CheckpointNames:
         stage, _, rest = module.partition(".")
         if stage in self.stages and rest:
             index, _, part = rest.partition(".")
-            return f"{self.stages[stage]}.{index}.{self.block.get(part, part)}.{entry}"
+            block = f"{self.stages[stage]}{self.index_after}{index}"
+            return f"{block}.{self.block.get(part, part)}.{entry}"
         return own
+
+
+Patterns = tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...]
+
+
+def renamed(names: list[str], patterns: Patterns) -> dict[str, str]:
+    """Each name with every (pattern, replacement) of `patterns` applied in turn."""
+    result = {}
+    for name in names:
+        new = name
+        for pattern, replacement in patterns:
+            new = re.sub(pattern, replacement, new)
+        result[name] = new
+    return result
 
 
 @dataclass(frozen=True)

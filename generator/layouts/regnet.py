@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ..spec import REGNET_KINDS, BlockKind
-from .layout import Layout, View
+from .layout import Layout, Patterns, View, renamed
 
 LAYOUT = Layout(
     "regnet",
@@ -74,7 +74,7 @@ def _shortcut(module: Any, name: str) -> Any:
 
 
 # A RegNet's tensor names and resnet.py's, pattern by pattern.
-KEYS: tuple[tuple[str, Any], ...] = (
+KEYS: Patterns = (
     (r"^stem\.conv\.", "conv1."),
     (r"^stem\.bn\.", "bn1."),
     (r"^s(\d+)\.b(\d+)\.", lambda m: f"layer{m[1]}.{int(m[2]) - 1}."),
@@ -92,13 +92,7 @@ def _keys(names: list[str]) -> dict[str, str] | None:
         re.match(r"s\d+\.b\d+\.", name) for name in names
     ):
         return None
-    renamed = {}
-    for name in names:
-        name_in_view = name
-        for pattern, replacement in KEYS:
-            name_in_view = re.sub(pattern, replacement, name_in_view)
-        renamed[name] = name_in_view
-    return renamed
+    return renamed(names, KEYS)
 
 
 VIEW = View(

@@ -27,6 +27,7 @@ from .stem import read_stem
 LEGACY_SE = "timm.models.senet.SEModule"
 SE = "timm.layers.squeeze_excite.SEModule"
 ECA = "timm.layers.eca.EcaModule"
+TORCHVISION_SE = "torchvision.ops.misc.SqueezeExcitation"
 SIGMOIDS = {"torch.nn.modules.activation.Sigmoid", "timm.layers.activations.Sigmoid"}
 LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
 # Besides the stages; torchvision calls the activation relu and the pool avgpool.
@@ -286,6 +287,12 @@ def read_attention(module: nn.Module | None, name: str) -> tuple[str, int] | Non
             raise NotExpressible(
                 name, "a squeeze-and-excitation other than 1x1 conv, ReLU, 1x1 conv, sigmoid"
             )
+        return "se", fc1.out_channels
+    if kind == TORCHVISION_SE:  # torchvision's RegNet-Y
+        fc1, fc2 = module.fc1, module.fc2
+        plain = type(module.activation) is nn.ReLU and type(module.scale_activation) is nn.Sigmoid
+        if not plain or fc1.bias is None or fc2.bias is None:
+            raise NotExpressible(name, "a squeeze-and-excitation other than the paper's")
         return "se", fc1.out_channels
     if kind == ECA:
         plain = module.conv2 is None and module.act is None and class_name(module.gate) in SIGMOIDS

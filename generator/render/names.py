@@ -25,7 +25,13 @@ def names_context(plan: Plan) -> dict[str, object]:
         "name. state_dict() writes them and load_state_dict() reads them (torch 2.5 or later)."
     )
     lines = textwrap.wrap(comment, LINE_LENGTH - 2, break_on_hyphens=False)
-    return {"checkpoint_names": {"comment": [f"# {line}" for line in lines], "tables": tables}}
+    return {
+        "checkpoint_names": {
+            "comment": [f"# {line}" for line in lines],
+            "tables": tables,
+            "index_after": names.index_after,
+        }
+    }
 
 
 def dict_literal(name: str, mapping: dict[str, str]) -> str:
