@@ -27,7 +27,6 @@ INSTALLS = {
     "transformers": "pip install 'resnetgen[dev]' (or: pip install transformers)",
     "mmpretrain": "scripts/install_mmpretrain PIP (mmpretrain's own pins compile mmcv)",
 }
-HF_MODELS = {"resnet": ("ResNetConfig", "ResNet"), "bit": ("BitConfig", "Bit")}
 
 
 class ReferenceUnavailable(Exception):
@@ -59,7 +58,7 @@ def library_module(library: str) -> Any:
 def model_names(library: str) -> list[str]:
     """Every classification model the library can build by name."""
     if library == "transformers":
-        from .layouts.transformers import HUB
+        from .layouts import HUB
 
         return list(HUB)
     module = library_module(library)
@@ -138,7 +137,7 @@ def _torchvision_norm(value: Any) -> Any:
 
 def _hub_model(transformers: Any, name: str, keywords: dict[str, Any]) -> nn.Module:
     """A HF hub ResNet from its config, with random weights, whose call gives the logits."""
-    from .layouts.transformers import HUB
+    from .layouts import HF_MODELS, HUB
 
     kind, stated = HUB[name]
     config_class, model = HF_MODELS[kind]

@@ -55,6 +55,7 @@ LayoutName = Literal[
     "mmpretrain",
     "regnet",
     "torchvision_regnet",
+    "transformers_regnet",
 ]
 
 # Top-level names a generated file defines besides its factory; a spec name must not shadow them.
@@ -556,7 +557,9 @@ class Spec(_Section):
         "resnet.encoder.stages.N.layers, classifier.1) or mmpretrain (its ResNet, ResNetV1c "
         "and ResNetV1d: backbone. and head.fc) or regnet (timm's regnet.py: stem.conv, "
         "s1.b1.conv1.conv, ..., downsample.conv, head.fc) or torchvision_regnet "
-        "(torchvision's RegNets: stem.0, trunk_output.block1.block1-0.f.a.0, proj.0, fc); "
-        "transformers, mmpretrain and torchvision_regnet build resnet.py's or regnet.py's "
-        "modules and their state_dict speaks the library's names.",
+        "(torchvision's RegNets: stem.0, trunk_output.block1.block1-0.f.a.0, proj.0, fc) or "
+        "transformers_regnet (HF transformers' RegNet: regnet.embedder, "
+        "regnet.encoder.stages.N.layers, classifier.1); transformers, mmpretrain and the "
+        "last two build resnet.py's or regnet.py's modules and their state_dict speaks the "
+        "library's names.",
     )

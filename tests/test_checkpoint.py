@@ -368,6 +368,7 @@ def test_a_safetensors_header_is_read_without_its_tensors(tmp_path) -> None:
 SETTLED = "assumed: nothing (the layout and its config settle what weights cannot show)"
 V1_STRIDES = {"downsample_in_bottleneck": True, "downsample_in_first_stage": True}
 BASIC = {"layer_type": "basic", "hidden_sizes": [64, 128, 256, 512], "depths": [2, 2, 2, 2]}
+SMALL_REGNET = {"hidden_sizes": [16, 32, 48, 64], "depths": [1, 2, 1, 1], "groups_width": 8}
 HF_FOLDERS = {
     "ResNet, v1 strides": ("ResNet", {"depths": [1, 2, 1, 1], **V1_STRIDES}, SETTLED),
     "ResNet-18 of 3 classes": (
@@ -381,6 +382,27 @@ HF_FOLDERS = {
         SETTLED,
     ),
     "headless BiT": ("Bit", {"depths": [1, 1, 2, 1], "num_labels": 0}, SETTLED),
+    "RegNet-X of 4 classes, SiLU": (
+        "RegNet",
+        {**SMALL_REGNET, "layer_type": "x", "num_labels": 4, "hidden_act": "silu"},
+        SETTLED,
+    ),
+    "headless RegNet-X": ("RegNet", {**SMALL_REGNET, "layer_type": "x", "num_labels": 0}, SETTLED),
+    "RegNet-Y, its first stage unstrided": (
+        "RegNet",
+        {**SMALL_REGNET, "downsample_in_first_stage": False},
+        SETTLED,
+    ),
+    "facebook/regnet-x-002": (
+        "RegNet",
+        {
+            "layer_type": "x",
+            "hidden_sizes": [24, 56, 152, 368],
+            "depths": [1, 1, 4, 7],
+            "groups_width": 8,
+        },
+        "its network: hf_regnet_x_002",
+    ),
 }
 
 

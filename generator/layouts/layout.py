@@ -171,6 +171,9 @@ class View:
     # What every network of the layout has that its weights cannot show, given the
     # spec data its state gave.
     implied: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # The model types (a config's model_type) it reads: a config names its view where
+    # two views share names (HF's ResNetModel and RegNetModel).
+    model_types: tuple[str, ...] = ()
 
     def own_name(self, name: str) -> str:
         """A module's name in the library's tree, from its name in the view."""

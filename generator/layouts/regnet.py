@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..inherit import deep_merge
 from ..spec import REGNET_KINDS, BlockKind
 from .layout import Layout, Patterns, View, renamed
 
@@ -95,6 +96,26 @@ def _keys(names: list[str]) -> dict[str, str] | None:
     return renamed(names, KEYS)
 
 
+def implied(data: dict[str, Any]) -> dict[str, Any]:
+    """What a RegNet's weights cannot show and every RegNet the language builds is: a 3x3
+    stem conv striding 2 without a pool, every stage striding 2, no anti-aliasing or
+    standardised convs (its blocks stride on their 3x3, the only place they can)."""
+    count = len(data["stages"]["depths"])
+    return {
+        "stem": {"type": "strided_3x3", "pool": {"type": "none"}},
+        "stages": {"strides": [2] * count, "stride_on": "3x3"},
+        "anti_alias": "none",
+        "weight_standardization": None,
+    }
+
+
+def implied_unless_timm(data: dict[str, Any]) -> dict[str, Any]:
+    """`implied`, and what only timm's RegNets have: dilation, drop path, dropout."""
+    count = len(data["stages"]["depths"])
+    unlike_timm = {"stages": {"dilations": [1] * count, "drop_path": 0.0}, "head": {"dropout": 0.0}}
+    return deep_merge(implied(data), unlike_timm)
+
+
 VIEW = View(
     "regnet",
     (NETWORK,),
@@ -110,10 +131,5 @@ VIEW = View(
         (r"\.downsample\.1", ".downsample.bn"),
     ),
     keys=_keys,
-    implied=lambda data: {
-        # What a checkpoint cannot show, the same in every RegNet: a 3x3 stem conv that
-        # strides 2 and pools nothing, and every stage striding 2.
-        "stem": {"type": "strided_3x3", "pool": {"type": "none"}},
-        "stages": {"strides": [2] * len(data["stages"]["depths"])},
-    },
+    implied=implied,
 )

@@ -100,5 +100,5 @@ VIEW = View(
         (r"\.downsample\.(\d)", r".proj.\1"),
     ),
     keys=_keys,
-    implied=regnet.VIEW.implied,
+    implied=regnet.implied_unless_timm,
 )

@@ -38,6 +38,8 @@ HUB: dict[str, tuple[str, dict[str, Any]]] = {
     "microsoft/resnet-152": ("resnet", {"depths": [3, 8, 36, 3]}),
     "google/bit-50": ("bit", {}),
 }
+# Each model type's config class and the prefix of its model classes.
+HF_MODELS = {"resnet": ("ResNetConfig", "ResNet"), "bit": ("BitConfig", "Bit")}
 # HF's activation names (ACT2FN) that are the language's.
 ACTIVATIONS = {"relu": "relu", "silu": "silu", "swish": "silu", "gelu": "gelu"}
 
@@ -229,4 +231,5 @@ VIEW = View(
     config=_config,
     settled=_settled,
     implied=_implied,
+    model_types=("resnet", "bit"),
 )

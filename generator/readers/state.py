@@ -68,7 +68,7 @@ def read_settled(
         assert view.keys is not None
         renamed = view.keys(list(shapes)) or {name: name for name in shapes}
     else:
-        view, renamed = _view_of(list(shapes))
+        view, renamed = _view_of(list(shapes), (config or {}).get("model_type"))
     back = {new: old for old, new in renamed.items()}
     stated = view.settled(config) if view.settled is not None and config is not None else {}
     strides = stated.get("stages", {}).get("strides")  # which shapes a shortcut changes
@@ -84,10 +84,11 @@ def read_settled(
     return deep_merge(data, stated), unsettled(assumed, settled), settled
 
 
-def _view_of(names: list[str]) -> tuple[View, dict[str, str]]:
-    """The view whose names these are, and the names under resnet.py's; the default view
-    last: it takes any names."""
-    for view in sorted(dict.fromkeys(VIEWS.values()), key=lambda view: view is DEFAULT_VIEW):
+def _view_of(names: list[str], model_type: Any = None) -> tuple[View, dict[str, str]]:
+    """The view whose names these are, and the names under resnet.py's: the one that
+    reads a config's model type first, the default view last (it takes any names)."""
+    views = dict.fromkeys(VIEWS.values())
+    for view in sorted(views, key=lambda v: (model_type not in v.model_types, v is DEFAULT_VIEW)):
         renamed = view.keys(names) if view.keys else None
         if renamed is not None:
             return view, renamed
