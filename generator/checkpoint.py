@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Location, PlanError, Problem, SpecError
-from .inherit import deep_merge, parse_setting
+from .inherit import deep_merge, nested, parse_setting
 from .load import LoadedSpec, load
 from .readers.common import ConfigNotFollowed, NotExpressible
 from .readers.containers import Found, groups, weights_in, without_wrappers
@@ -222,10 +222,7 @@ def _overrides(overrides: tuple[str, ...]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for override in overrides:
         shown, parts, text = parse_setting("--set", override)
-        value = parse_value(text, shown)
-        for part in reversed(parts):
-            value = {part: value}
-        changes = deep_merge(changes, value)
+        changes = deep_merge(changes, nested(parts, parse_value(text, shown)))
     return changes
 
 

@@ -201,6 +201,15 @@ def override_options(overrides: Iterable[str], name: str | None) -> list[tuple[s
     return [("--set", s) for s in overrides] + ([("--name", name)] if name is not None else [])
 
 
+def nested(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """`value` at `path` in otherwise empty spec data: ("stages", "depths") -> {"stages":
+    {"depths": value}}."""
+    data: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        data = {part: data}
+    return data
+
+
 def apply_overrides(
     source: ResolvedSource, overrides: list[str], name: str | None
 ) -> ResolvedSource:
@@ -219,10 +228,7 @@ def apply_overrides(
         values[("description",)] = Location(settings[0][0])
     for shown, parts, text in settings:
         value = parse_value(text, shown)
-        overlay: dict[str, Any] = {parts[-1]: value}
-        for part in reversed(parts[:-1]):
-            overlay = {part: overlay}
-        data = deep_merge(data, overlay)
+        data = deep_merge(data, nested(parts, value))
         if not isinstance(value, dict):
             _drop_below(values, parts)
             _drop_below(keys, parts)

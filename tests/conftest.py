@@ -54,6 +54,19 @@ REPRESENTATIVES = _representatives()
 BY_SIZE = sorted(ZOO, key=lambda name: -load(name).analysis.params)
 
 
+# Models over this many parameters hold several GiB each: their tests share one xdist
+# group, so that they run one at a time (two at once outgrow a 24 GiB machine).
+HUGE = 300_000_000
+
+
+def one_huge_at_a_time(name: str, *values: object, id: str | None = None) -> object:
+    """A test's parameters for the zoo model `name`: in the huge models' group where it
+    is one of them."""
+    huge = load(name).analysis.params > HUGE
+    marks = [pytest.mark.xdist_group("huge")] if huge else []
+    return pytest.param(name, *values, marks=marks, id=id or name)
+
+
 def grouped(names: list[str]) -> list[object]:
     """Parameters by zoo name, each in its own xdist group: the tests of one model run in
     one worker, which builds what they share once."""
