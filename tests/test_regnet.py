@@ -113,11 +113,12 @@ def test_bad_design_values_are_located(tmp_path: Path, change, expected: str) ->
     assert any(f"{path}:" in line and expected in line for line in lines), lines
 
 
-def test_widths_that_no_group_width_divides_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("widths", ["[24, 48]", "[25, 50]"])
+def test_widths_that_no_group_width_divides_are_refused(tmp_path: Path, widths: str) -> None:
     path = tmp_path / "net.yaml"
     path.write_text(
         "name: net\nlayout: regnet\nstem: {type: strided_3x3}\nstages:\n  block: regnet\n"
-        "  group_width: 16\n  depths: [1, 1]\n  widths: [24, 48]\n"
+        f"  group_width: 10\n  depths: [1, 1]\n  widths: {widths}\n"
     )
     with pytest.raises(SpecError, match="stages.group_width: does not divide stage 1's inner"):
         load(str(path))

@@ -82,6 +82,7 @@ class RegNetBlocks(BlockFamily):
     classes: dict[str, BlockKind] = {TIMM: KIND, TORCHVISION: KIND}
     parts = frozenset({*UNITS, "act3"})
     helpers = ("blocks/conv_norm_act.py.jinja",)
+    reduces_first = False  # its first conv is a 1x1 of the inner width, ungrouped
     first_stride = 2  # the stem strides 2 alone: every stage halves the resolution
     network_class = "RegNet"
     own_attention = True
