@@ -75,12 +75,10 @@ def build_reference(reference: str, arguments: dict[str, Any] | None = None) -> 
     library_module(split_reference(reference)[0])  # torch and the library, or what to install
     import torch
 
-    if torch.get_default_device().type != "meta":
-        return _built(reference, arguments)
     try:
         return _built(reference, arguments)
     except ReferenceUnavailable as error:
-        if "meta tensor" not in str(error):
+        if torch.get_default_device().type != "meta" or "meta tensor" not in str(error):
             raise
     with torch.device("cpu"):
         return _built(reference, arguments).to("meta")

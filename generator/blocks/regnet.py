@@ -22,7 +22,6 @@ from .family import (
     ConvArguments,
     ReadBlock,
     StageShape,
-    stage_count,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def _regnet_fields(spec: Any) -> Iterator[Finding]:
         yield ("stages", "dilations"), "regnet blocks have no dilated stages here yet"
     if stages.design is not None:
         depths = stages.stage_depths()
-        if stage_count(stages) > MAX_STAGES:
+        if len(depths) > MAX_STAGES:
             message = f"gives {len(depths)} stages; at most {MAX_STAGES} (raise w_m or w_0)"
             yield ("stages", "design"), message
         elif max(depths) > MAX_DEPTH:

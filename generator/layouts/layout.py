@@ -49,11 +49,11 @@ class Layout:
     # The library's names for the modules where they are not the file's own: the file
     # builds resnet.py's modules and its state_dict speaks the library's names.
     names: Callable[[Plan], CheckpointNames] | None = None
-    # Without a Sequential of stages: each stage's name, and each block's in its stage.
     # How its library starts the convs and the classifier: torchvision's kaiming init, or
     # pycls's (timm's regnet.py): N(0, 2 / fan-out over the groups), zero biases, a
     # classifier from N(0, 0.01).
     init: Literal["kaiming", "pycls"] = "kaiming"
+    # Without a Sequential of stages: each stage's name, and each block's in its stage.
     stage_names: str = "layer{number}"
     block_names: str = "{index}"
 

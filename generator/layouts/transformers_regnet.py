@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from . import regnet
+from . import regnet, transformers
 from .layout import CheckpointNames, Lack, Patterns, View, renamed
+from .transformers import ACTIVATIONS
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -34,8 +35,6 @@ HUB: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
-# HF's activation names (ACT2FN) that are the language's.
-ACTIVATIONS = {"relu": "relu", "silu": "silu", "swish": "silu", "gelu": "gelu"}
 
 
 def _lacks(spec: Any) -> Iterator[Lack]:
@@ -117,10 +116,6 @@ def _keys(names: list[str]) -> dict[str, str] | None:
     return renamed(names, KEYS)
 
 
-def _config(model: Any) -> dict[str, Any]:
-    return model.config.to_dict()
-
-
 def _settled(config: dict[str, Any]) -> dict[str, Any]:
     """What a HF RegNetConfig states that the weights cannot show: the activation and
     whether the first stage strides."""
@@ -143,7 +138,7 @@ VIEW = View(
     "transformers_regnet",
     (f"{MODELS}.RegNetForImageClassification", f"{MODELS}.RegNetModel"),
     keys=_keys,
-    config=_config,
+    config=transformers.VIEW.config,
     settled=_settled,
     implied=regnet.implied_unless_timm,
     model_types=("regnet",),

@@ -114,22 +114,20 @@ def _pool_module(plan: Plan, layer: object) -> str:
 def classifier(plan: Plan) -> str:
     """The classifier's line, or as ruff parenthesises it where it does not fit; a conv
     classifier in the Sequential the layout names."""
-    if plan.layout.conv_classifier:
+    if "." in plan.layout.classifier:  # in the Sequential the layout names (head.fc)
         container, name = plan.layout.classifier_parts
-        conv = f"nn.Conv2d({plan.head.in_features}, num_classes, 1)"
-        comment = f"A 1x1 conv classifier on the pooled features, as {plan.layout.classifier}."
-        return (
-            f"        # {comment}\n"
-            f"        {name} = {conv} if num_classes else nn.Identity()\n"
-            f"        self.{container} = nn.Sequential(OrderedDict({name}={name}))"
-        )
-    if "." in plan.layout.classifier:  # a Linear in the Sequential the layout names
-        container, name = plan.layout.classifier_parts
-        linear = f"nn.Linear({plan.head.in_features}, num_classes)"
-        return (
-            f"        {name} = {linear} if num_classes else nn.Identity()\n"
-            f"        self.{container} = nn.Sequential(OrderedDict({name}={name}))"
-        )
+        lines = []
+        if plan.layout.conv_classifier:
+            module = f"nn.Conv2d({plan.head.in_features}, num_classes, 1)"
+            comment = f"A 1x1 conv classifier on the pooled features, as {plan.layout.classifier}."
+            lines.append(f"        # {comment}")
+        else:
+            module = f"nn.Linear({plan.head.in_features}, num_classes)"
+        lines += [
+            f"        {name} = {module} if num_classes else nn.Identity()",
+            f"        self.{container} = nn.Sequential(OrderedDict({name}={name}))",
+        ]
+        return "\n".join(lines)
     head = f"        self.{plan.layout.classifier} = "
     value = f"nn.Linear({plan.head.in_features}, num_classes) if num_classes else nn.Identity()"
     if len(head + value) <= LINE_LENGTH:
