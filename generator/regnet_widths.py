@@ -13,6 +13,7 @@ rounding per operation, so that every published network's widths come out alike.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ def block_widths(depth: int, w_0: int, w_a: float, w_m: float) -> list[int]:
     return widths
 
 
+@functools.lru_cache(maxsize=1024)
 def stage_designs(
     depth: int,
     w_0: int,
@@ -54,8 +56,9 @@ def stage_designs(
     group_width: int,
     bottleneck_ratio: float = 1.0,
     rounding: Rounding = "pycls",
-) -> list[StageDesign]:
-    """The stages' widths, depths and group widths of a RegNet of these parameters."""
+) -> tuple[StageDesign, ...]:
+    """The stages' widths, depths and group widths of a RegNet of these parameters
+    (asked again for every check of a spec: computed once)."""
     if w_a < 0 or w_0 <= 0 or w_m <= 1 or w_0 % QUANTUM:
         raise ValueError("w_a >= 0, w_0 > 0 and a multiple of 8, and w_m > 1")
     stages: list[list[int]] = []
@@ -74,7 +77,7 @@ def stage_designs(
             else _nearest(inner, groups_of)
         )
         designs.append(StageDesign(int(inner / bottleneck_ratio), count, groups_of))
-    return designs
+    return tuple(designs)
 
 
 def _nearest(value: int, divisor: int) -> int:

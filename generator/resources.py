@@ -35,7 +35,12 @@ def _natural(name: str) -> list[str | int]:
 
 def zoo_path(name: str) -> Path | None:
     path = zoo_dir() / f"{name}.yaml"
-    return path if name in zoo_names() else None
+    return path if names_a_spec(name) and path.is_file() else None
+
+
+def names_a_spec(name: str) -> bool:
+    """Whether `name` could be a zoo spec's name at all (not a path, not a pattern)."""
+    return re.fullmatch(r"[a-z][a-z0-9_]*", name) is not None
 
 
 def names_a_file(text: str) -> bool:

@@ -51,12 +51,13 @@ def shortest_spec(
     if target is None:
         raise ValueError("the data does not describe a valid network")
     candidates = [_Candidate(None, -1, _shorten(data, partial(_merged, {}, own=own), target))]
-    starts = []
+    whole, starts = {**own, **data}, []
     for base in zoo_names():
         child = _difference(data, base_data(base))
-        if (
-            reachable(base, own["name"], directory)
-            and network(_merged(base_data(base), child, own)) == target
+        merged = _merged(base_data(base), child, own)
+        # Where the base adds nothing the data lacks, the merged spec is the data itself.
+        if reachable(base, own["name"], directory) and (
+            merged == whole or network(merged) == target
         ):
             starts.append(_Candidate(base, distance(_base_network(base), target), child))
     for start in sorted(starts, key=lambda c: (c.distance, c.base))[:BASES_TRIED]:
@@ -137,12 +138,12 @@ def _base_network(base: str) -> Plan:
 def distance(first: Plan, second: Plan) -> int:
     """How many settings two networks differ in: network-wide ones and each stage's."""
     differences = 0
-    for field in fields(first):
-        a, b = getattr(first, field.name), getattr(second, field.name)
-        if field.name == "stages":
-            differences += abs(len(a) - len(b)) * len(fields(StagePlan))
+    for name in _field_names(Plan):
+        a, b = getattr(first, name), getattr(second, name)
+        if name == "stages":
+            differences += abs(len(a) - len(b)) * len(_field_names(StagePlan))
             differences += sum(_distance_of(x, y) for x, y in zip(a, b, strict=False))
-        elif field.name == "block_settings":  # one setting each, as any other field
+        elif name == "block_settings":  # one setting each, as any other field
             differences += sum(x != y for x, y in zip(a, b, strict=True))
         elif is_dataclass(a):
             differences += _distance_of(a, b)
@@ -153,10 +154,15 @@ def distance(first: Plan, second: Plan) -> int:
 
 def _distance_of(first: Any, second: Any) -> int:
     return sum(
-        getattr(first, f.name) != getattr(second, f.name)
-        for f in fields(first)
-        if f.name not in ("blocks", "layers")
+        getattr(first, name) != getattr(second, name)
+        for name in _field_names(type(first))
+        if name not in ("blocks", "layers")
     )
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(kind))
 
 
 def _merged(inherited: Data, child: Data, own: Data) -> Data:

@@ -452,7 +452,7 @@ class Stages(_Section):
             return self.widths
         return [stage.width for stage in self.designed()]
 
-    def designed(self) -> list[StageDesign]:
+    def designed(self) -> tuple[StageDesign, ...]:
         """The stages `design` gives, with `group_width` and `bottleneck_ratio`."""
         assert self.design is not None
         design = self.design

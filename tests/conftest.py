@@ -16,11 +16,18 @@ import torch
 from resnetgen.build import load_all, outputs
 from resnetgen.errors import SpecError
 from resnetgen.files import write_all
-from resnetgen.load import load
+from resnetgen.load import LoadedSpec, load
 from resnetgen.resources import zoo_names
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = zoo_names()
+
+
+@functools.cache
+def zoo_spec(name: str) -> LoadedSpec:
+    """A zoo spec, loaded once in this process for every test that asks for it."""
+    return load(name)
+
 
 if "PYTEST_XDIST_WORKER" in os.environ:
     # Parallel workers share the machine's cores: one thread each, no oversubscription.
@@ -44,14 +51,14 @@ def _representatives() -> list[str]:
     the export and deployment paths are tested once per distinct body.
     """
     shapes: dict[str, str] = {}
-    for spec in sorted(load_all(ZOO), key=lambda s: s.analysis.params):
+    for spec in sorted(map(zoo_spec, ZOO), key=lambda s: s.analysis.params):
         shapes.setdefault(_code_shape(ROOT / "generated" / f"{spec.plan.name}.py"), spec.plan.name)
     return sorted(shapes.values(), key=ZOO.index)
 
 
 REPRESENTATIVES = _representatives()
 # The zoo, largest first: the parallel workers start the longest tests first, not last.
-BY_SIZE = sorted(ZOO, key=lambda name: -load(name).analysis.params)
+BY_SIZE = sorted(ZOO, key=lambda name: -zoo_spec(name).analysis.params)
 
 
 # Models over this many parameters hold several GiB each: their tests share one xdist
@@ -62,7 +69,7 @@ HUGE = 300_000_000
 def one_huge_at_a_time(name: str, *values: object, id: str | None = None) -> object:
     """A test's parameters for the zoo model `name`: in the huge models' group where it
     is one of them."""
-    huge = load(name).analysis.params > HUGE
+    huge = zoo_spec(name).analysis.params > HUGE
     marks = [pytest.mark.xdist_group("huge")] if huge else []
     return pytest.param(name, *values, marks=marks, id=id or name)
 
@@ -152,8 +159,8 @@ def zoo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every zoo spec built into a temporary project's generated/: name -> generated file."""
     project = tmp_path_factory.mktemp("zoo")
     (project / "pyproject.toml").touch()  # headers then read as in a user's repository
-    built = build_into(project / "generated", *ZOO)
-    return {path.stem: path for path in built if path.suffix == ".py"}
+    written = write_all(outputs([zoo_spec(name) for name in ZOO], str(project / "generated")))
+    return {out.path.stem: out.path for out, _ in written if out.path.suffix == ".py"}
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +173,7 @@ def smallest_files(zoo_files, tmp_path_factory: pytest.TempPathFactory) -> dict[
     (project / "pyproject.toml").touch()
     files = {}
     for name in REPRESENTATIVES:
-        stages = load(name).plan.stages
+        stages = zoo_spec(name).plan.stages
         kinds = [stage.block for stage in stages]
         depths = [
             min(stage.depth, 2 if kinds.index(stage.block) == index else 1)

@@ -12,9 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from resnetgen.load import load
-
-from .conftest import import_file, randomise_norms
+from .conftest import import_file, randomise_norms, zoo_spec
 
 
 def _kaiming_fan_out(model: nn.Module, zero_last: type[nn.Module] | None = None) -> None:
@@ -214,7 +212,7 @@ def test_the_article_network_is_its_zoo_spec(zoo_files, name, article, shape) ->
     with torch.device("meta"):
         generated = getattr(import_file(zoo_files[name]), name)()
     count = sum(p.numel() for p in source.parameters())
-    assert count == sum(p.numel() for p in generated.parameters()) == load(name).analysis.params
+    assert count == sum(p.numel() for p in generated.parameters()) == zoo_spec(name).analysis.params
 
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(2))
     # The generated blocks hold their shortcut last, where these articles call it.

@@ -33,12 +33,12 @@ from resnetgen.shortest import network
 from resnetgen.state import state_shapes
 from resnetgen.zoo_index import INDEX, computed
 
-from .conftest import ROOT, ZOO, build_into, import_file, randomise_norms
+from .conftest import ROOT, ZOO, build_into, import_file, randomise_norms, zoo_spec
 
 
 @pytest.mark.parametrize("name", ZOO)
 def test_every_zoo_network_read_from_its_state_is_a_network_of_that_state(name: str) -> None:
-    shapes = state_shapes(load(name).plan)
+    shapes = state_shapes(zoo_spec(name).plan)
     data, assumed = read_state(shapes)
     plan = network({"name": "read", **data})
     assert plan is not None, data

@@ -30,10 +30,9 @@ import pytest
 import torch
 
 from resnetgen.analysis import analyse
-from resnetgen.load import load
 from resnetgen.references import ReferenceUnavailable, build_reference
 
-from .conftest import REPRESENTATIVES, ROOT, ZOO, grouped, import_file, randomise_norms
+from .conftest import REPRESENTATIVES, ROOT, ZOO, grouped, import_file, randomise_norms, zoo_spec
 
 SIDE = 64
 
@@ -43,7 +42,7 @@ def _model(module: ModuleType, name: str) -> tuple[torch.nn.Module, torch.Tensor
     generator = torch.Generator().manual_seed(0)
     model = getattr(module, name)().eval()
     randomise_norms(model, generator)
-    x = torch.randn(2, load(name).plan.in_channels, SIDE, SIDE, generator=generator)
+    x = torch.randn(2, zoo_spec(name).plan.in_channels, SIDE, SIDE, generator=generator)
     return model, x
 
 
@@ -138,7 +137,7 @@ def test_bfloat16_autocast(zoo_files, name: str) -> None:
     # more on the same weights (BiT's standardised weights, at random init), no more
     # than it does.
     allowed = 0.05
-    references = load(name).plan.references
+    references = zoo_spec(name).plan.references
     if references:
         reference = _reference_holding(references[0], model.state_dict())
         reference_low, reference_expected = _bfloat16_and_float32(reference, x)
@@ -186,11 +185,11 @@ def test_copies_pickles_and_state_dicts(deployed: Deployed, tmp_path) -> None:
         _same(fresh(x), expected, 0)
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", grouped(ZOO))
 def test_stage_features_have_the_channels_and_strides_the_spec_promises(
     meta_model, name: str
 ) -> None:
-    plan = load(name).plan
+    plan = zoo_spec(name).plan
     side = 256 if plan.resize is None else plan.input_size[0]
     model = meta_model(name)
     features = model.forward_stages(torch.randn(1, plan.in_channels, side, side, device="meta"))
@@ -240,7 +239,9 @@ def test_sync_batch_norm_conversion(deployed: Deployed) -> None:
 
 
 FOLDABLE = [
-    n for n in REPRESENTATIVES if load(n).plan.norm != "group" and not load(n).plan.preactivation
+    n
+    for n in REPRESENTATIVES
+    if zoo_spec(n).plan.norm != "group" and not zoo_spec(n).plan.preactivation
 ]
 
 

@@ -8,9 +8,18 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from resnetgen.analysis import analyse
 from resnetgen.errors import PlanError
-from resnetgen.load import load
 
-from .conftest import BY_SIZE, HUGE, ZOO, build_into, import_file, module_of, one_huge_at_a_time
+from .conftest import (
+    BY_SIZE,
+    HUGE,
+    ZOO,
+    build_into,
+    grouped,
+    import_file,
+    module_of,
+    one_huge_at_a_time,
+    zoo_spec,
+)
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 SMALL_SIDE = 64
@@ -26,9 +35,9 @@ def _model(zoo_files, name: str) -> torch.nn.Module:
 @pytest.mark.parametrize("name", [one_huge_at_a_time(name) for name in BY_SIZE])
 def test_forward_and_backward(zoo_files, name: str) -> None:
     torch.manual_seed(0)
-    plan = load(name).plan
+    plan = zoo_spec(name).plan
     model = _model(zoo_files, name).to(DEVICE).train()
-    side = HUGE_SIDE if load(name).analysis.params > HUGE else SMALL_SIDE
+    side = HUGE_SIDE if zoo_spec(name).analysis.params > HUGE else SMALL_SIDE
     x = torch.randn(2, plan.in_channels, side, side, device=DEVICE)
     logits = model(x)
     assert logits.shape == (2, plan.head.num_classes)
@@ -41,9 +50,9 @@ def test_forward_and_backward(zoo_files, name: str) -> None:
     assert torch.isfinite(largest).all()
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", grouped(ZOO))
 def test_parameters_match_the_plan_layer_by_layer(meta_model, name: str) -> None:
-    analysis = load(name).analysis
+    analysis = zoo_spec(name).analysis
     model = meta_model(name)
     by_module: dict[str, int] = {}
     for parameter_name, parameter in model.named_parameters():
@@ -61,7 +70,7 @@ def meta_counts(meta_model):
 
     def get(name: str, size: tuple[int, int]) -> tuple[int, int]:
         if (name, size) not in counted:
-            counted[name, size] = _count(meta_model(name), load(name).plan.in_channels, size)
+            counted[name, size] = _count(meta_model(name), zoo_spec(name).plan.in_channels, size)
         return counted[name, size]
 
     return get
@@ -111,17 +120,17 @@ def _count(model: torch.nn.Module, channels: int, size: tuple[int, int]) -> tupl
     return counter.get_total_flops(), total
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", grouped(ZOO))
 def test_multiply_adds_match_the_flop_counter(meta_counts, name: str) -> None:
-    loaded = load(name)
+    loaded = zoo_spec(name)
     side = 224 if loaded.plan.resize is None else loaded.plan.input_size[0]
     flops, _ = meta_counts(name, (side, side))
     assert flops == 2 * analyse(loaded.plan, (side, side)).macs
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", grouped(ZOO))
 def test_output_sizes_match_the_analysis(meta_model, name: str) -> None:
-    loaded = load(name)
+    loaded = zoo_spec(name)
     height, width = 161, 173
     x = torch.randn(1, loaded.plan.in_channels, height, width, device="meta")
     try:
@@ -151,8 +160,8 @@ def test_head_dropout_acts_in_training_only(tmp_path, write_spec) -> None:
     assert not torch.equal(first, model.forward_head(model.forward_features(x)))
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", grouped(ZOO))
 def test_activation_counts_match_the_layers_outputs(meta_counts, name: str) -> None:
-    loaded = load(name)
+    loaded = zoo_spec(name)
     _, activations = meta_counts(name, tuple(loaded.plan.input_size))
     assert activations == loaded.analysis.activations

@@ -33,6 +33,7 @@ from .conftest import (
     module_of,
     one_huge_at_a_time,
     randomise_norms,
+    zoo_spec,
 )
 
 SIZES = [(224, 224), (161, 173)]
@@ -41,7 +42,7 @@ SIZES = [(224, 224), (161, 173)]
 LARGE, LARGE_SIZES = 60_000_000, [(128, 128), (97, 103)]
 HUGE_SIZES = [(64, 64), (49, 53)]
 RESULTS = Path(os.environ.get("RESNETGEN_PARITY_RESULTS", ROOT / "build" / "parity.json"))
-CASES = [(name, reference) for name in BY_SIZE for reference in load(name).plan.references]
+CASES = [(name, reference) for name in BY_SIZE for reference in zoo_spec(name).plan.references]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_same_network_as_the_reference(
     assert sum(p.numel() for p in actual.parameters()) == sum(
         p.numel() for p in expected.parameters()
     )
-    assert sum(p.numel() for p in actual.parameters()) == load(name).analysis.params
+    assert sum(p.numel() for p in actual.parameters()) == zoo_spec(name).analysis.params
 
     worst = 0.0
     first: tuple[torch.Tensor, torch.Tensor] | None = None  # an input and its eval logits
@@ -100,7 +101,7 @@ def test_same_network_as_the_reference(
         # Two images in training: split attention normalises pooled features, one
         # value per channel and image, by the batch's statistics.
         batch = 2 if mode == "train" else 1
-        sizes = _sizes(load(name).analysis.params)
+        sizes = _sizes(zoo_spec(name).analysis.params)
         for height, width in sizes:
             x = torch.randn(batch, 3, height, width, generator=generator)
             with torch.inference_mode():
@@ -123,7 +124,7 @@ def test_same_network_as_the_reference(
 
     # `resnetgen import` reads the reference back into the zoo spec's network (the same
     # but, perhaps, for the init), whose generated model gives the reference's logits.
-    assert same_network(imported.plan, load(name).plan)
+    assert same_network(imported.plan, zoo_spec(name).plan)
     again = instantiate(imported, meta=True)
     again.load_state_dict(initial, strict=True, assign=True)  # the reference's, as it started
     again.eval()
