@@ -54,6 +54,7 @@ class Analysis:
     input: Shape
     parts: tuple[PartFigures, ...]
     layer_params: dict[str, int]  # module name -> parameters it holds
+    features: Shape  # what forward_features returns: the last stage's, or a final conv's
 
     @property
     def params(self) -> int:
@@ -114,11 +115,13 @@ def analyse(plan: Plan, size: tuple[int, int] | None = None) -> Analysis:
         layer_params.update(tally.layer_params)
 
     tally = _Tally()
-    channels = tally.run(plan.head.layers, shape)[0]
+    pool = next(i for i, (name, _) in enumerate(plan.head.layers) if name == "global_pool")
+    features = tally.run(plan.head.layers[:pool], shape)
+    channels = tally.run(plan.head.layers[pool:], features)[0]
     head = PartFigures("head", 0, 1, (channels, 1, 1), tally.params, tally.macs, tally.activations)
     parts.append(head)
     layer_params.update(tally.layer_params)
-    return Analysis(source, tuple(parts), layer_params)
+    return Analysis(source, tuple(parts), layer_params, features)
 
 
 def _part(name: str, blocks: int, stride: int, after: Shape, tally: _Tally) -> PartFigures:
@@ -128,7 +131,7 @@ def _part(name: str, blocks: int, stride: int, after: Shape, tally: _Tally) -> P
 def _block(block: BlockPlan, shape: Shape, tally: _Tally, prefix: str) -> Shape:
     body = tally.run(block.body, shape, prefix)
     shortcut = tally.run(block.shortcut, shape, prefix)
-    if body != shortcut:
+    if block.residual and body != shortcut:
         # Odd sizes do this to timm's average-pool anti-aliasing, which rounds down where
         # the ResNet-D shortcut rounds up; the reference fails on them too.
         sizes = [f"{height}x{width}" for _, height, width in (body, shortcut)]

@@ -51,14 +51,16 @@ def describe(plan: Plan) -> dict[str, str]:
         "stages.reduce_first": str(plan.reduce_first),
         **{field: fact for family in FAMILIES for field, fact in family.facts(plan).items()},
         "stages.attention": plan.attention,
+        "stages.attention.activation": plan.attention_activation if plan.attention == "se" else "-",
         "stages.branch_activation": _yes(plan.branch_activation),
         "stages.drop_path_float32": _yes(plan.drop_path_float32),
         "layout": plan.layout.name,
         "head.num_classes": str(plan.head.num_classes),
         "head.dropout": str(plan.head.dropout),
+        "head.final_conv": str(plan.head.final_conv or "-"),
         "conv_bias": _yes(plan.conv_bias),
         "weight_standardization.eps": str(ws) if (ws := plan.weight_standardization) else "-",
-        "norm": plan.norm + (f" ({plan.norm_groups} groups)" if plan.norm in GROUPED_NORMS else ""),
+        "norm": plan.norm + _norm_groups(plan),
         "activation": plan.activation,
         "anti_alias": plan.anti_alias,
         "init.zero_init_residual": _yes(plan.zero_init_residual),
@@ -122,3 +124,9 @@ def compare(
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def _norm_groups(plan: Plan) -> str:
+    if plan.norm_group_size is not None:
+        return f" (groups of {plan.norm_group_size} channels)"
+    return f" ({plan.norm_groups} groups)" if plan.norm in GROUPED_NORMS else ""

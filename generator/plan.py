@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .blocks import FAMILIES, family_of
+from .blocks import FAMILIES, families_in, family_of
 from .blocks.family import BlockFamily, BlockShape, StageShape
 from .errors import Finding, PlanError
 from .layers import (
@@ -56,7 +56,8 @@ class BlockPlan:
     out_channels: int
     stride: int
     body: tuple[Named, ...]
-    shortcut: tuple[Named, ...]  # empty: the identity
+    shortcut: tuple[Named, ...]  # empty: the identity, or none where not `residual`
+    residual: bool = True  # False: the block is its branch alone (shortcut none)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class HeadPlan:
     in_features: int
     num_classes: int
     dropout: float
+    final_norm: bool  # a norm on the last stage's output (pre-activation's)
+    final_activation: bool  # an activation on it, the final norm's or alone
+    final_conv: int | None  # the channels of a 1x1 conv, norm and activation after it
     layers: tuple[Named, ...]
 
 
@@ -98,9 +102,11 @@ class Plan:
     weight_standardization: float | None  # its eps; None: plain convs
     norm: NormType
     norm_groups: int
+    norm_group_size: int | None  # channels a group, in place of a fixed number of groups
     activation: ActivationType
     anti_alias: AntiAliasType
     attention: AttentionType
+    attention_activation: ActivationType  # of squeeze-and-excitation, between its convs
     preactivation: bool
     stride_on: StrideOn
     groups: int
@@ -194,14 +200,16 @@ def build_plan(spec: Spec) -> Plan:
         weight_standardization=ws.eps if (ws := spec.weight_standardization) else None,
         norm=spec.norm.type,
         norm_groups=spec.norm.groups,
+        norm_group_size=spec.norm.group_size if spec.norm.type == "group" else None,
         activation=spec.activation,
         anti_alias=spec.anti_alias,
         attention=stages.attention.type,
+        attention_activation=stages.attention.activation,
         preactivation=stages.preactivation,
         stride_on=stages.stride_on,
         groups=stages.groups,
         shortcut=stages.shortcut,
-        shortcut_norm=stages.shortcut_norm and stages.shortcut != "zero_pad",
+        shortcut_norm=stages.shortcut_norm and stages.shortcut not in ("zero_pad", "none"),
         shortcut_kernel=stages.shortcut_kernel,
         reduce_first=stages.reduce_first,
         pruned=stages.pruned_widths is not None,
@@ -346,6 +354,7 @@ def _stage(
                 stride=block.stride,
                 body=family.body(block, spec) + _attention(spec, shape.out_channels, attention),
                 shortcut=_shortcut(shortcut, block, spec),
+                residual=shortcut != "none",
             )
         )
     return StagePlan(
@@ -368,11 +377,20 @@ def _stage(
 
 
 def _head(spec: Spec, in_channels: int) -> HeadPlan:
-    """A pre-activation network's last norm, the global pool and the classifier."""
-    layout = LAYOUTS[spec.layout]
-    final_norm: tuple[Named, ...] = ()
-    if spec.stages.preactivation:
-        final_norm = (("norm", Norm.of(spec.norm.type, in_channels)),)
+    """What the blocks' families end a network with (a pre-activation network's last
+    norm, an activation), a final conv, the global pool and the classifier."""
+    layout, stages, norm = LAYOUTS[spec.layout], spec.stages, spec.norm.type
+    families = families_in(tuple(stages.block))
+    final: list[Named] = []
+    final_norm = any(family.final_norm(stages) for family in families)
+    if final_norm:
+        final.append(("norm", Norm.of(norm, in_channels)))
+    final_conv = spec.head.final_conv
+    if final_conv is not None and layout.final_conv is not None:
+        conv = Conv(in_channels, final_conv, 1, bias=spec.conv_bias)
+        final.append((f"{layout.final_conv}.conv", conv))
+        final.append((f"{layout.final_conv}.{layout.norm}", Norm.of(norm, final_conv)))
+        in_channels = final_conv
     num_classes = spec.head.num_classes
     fc: Layer = Linear(in_channels, num_classes)
     if layout.conv_classifier:
@@ -382,7 +400,11 @@ def _head(spec: Spec, in_channels: int) -> HeadPlan:
         in_features=in_channels,
         num_classes=num_classes,
         dropout=spec.head.dropout,
-        layers=(*final_norm, ("global_pool", GlobalAvgPool()), *classifiers),
+        final_norm=final_norm,
+        final_activation=final_conv is None
+        and any(family.final_activation(stages) for family in families),
+        final_conv=final_conv,
+        layers=(*final, ("global_pool", GlobalAvgPool()), *classifiers),
     )
 
 
@@ -395,9 +417,13 @@ def drop_path_rates(largest: float, blocks: int) -> list[float]:
 
 
 def _check_group_norm(plan: Plan) -> None:
+    size = plan.norm_group_size
     for name, layer in plan.named_layers():
         for norm_name, norm in _norms(name, layer):
-            if norm.channels % plan.norm_groups:
+            if size is not None and norm.channels % size:
+                message = f"does not divide the {norm.channels} channels of {norm_name}"
+                raise PlanError([(("norm", "group_size"), message)])
+            if size is None and norm.channels % plan.norm_groups:
                 message = (
                     f"{plan.norm_groups} groups do not divide the {norm.channels} channels "
                     f"of {norm_name}"
@@ -453,7 +479,7 @@ def _later_shortcut(kind: ShortcutKind) -> str:
 
 
 def _shortcut(kind: str, block: BlockShape, spec: Spec) -> tuple[Named, ...]:
-    if kind == "identity":
+    if kind in ("identity", "none"):
         return ()
     in_channels, out_channels, stride = block.in_channels, block.out_channels, block.stride
     if kind == "zero_pad":
@@ -463,9 +489,9 @@ def _shortcut(kind: str, block: BlockShape, spec: Spec) -> tuple[Named, ...]:
     # so that, numbered, its conv and norm stay at .1 and .2.
     parts: list[tuple[str, Layer | None]] = []
     if kind == "avg_down":
-        pool = (
-            AvgPool(stride) if stride > 1 else AvgPool(1, same=True) if block.dilation > 1 else None
-        )
+        first = family_of(block.kind).pool_follows_first_dilation
+        dilated = (block.first_dilation if first else block.dilation) > 1
+        pool = AvgPool(stride) if stride > 1 else AvgPool(1, same=True) if dilated else None
         parts += [("pool", pool), ("conv", Conv(in_channels, out_channels, 1, bias=bias))]
     elif (stride > 1 or block.dilation > 1) and spec.stages.shortcut_kernel == 3:
         # SENet-154's 3x3 shortcut conv, dilated as its block's first conv is.
@@ -477,7 +503,7 @@ def _shortcut(kind: str, block: BlockShape, spec: Spec) -> tuple[Named, ...]:
         parts.append(("norm", Norm.of(spec.norm.type, out_channels)))
     layout = LAYOUTS[spec.layout]
     return tuple(
-        (layout.shortcut_name(part, position), layer)
+        (layout.shortcut_name(part, position, spec.stages.shortcut_norm), layer)
         for position, (part, layer) in enumerate(parts)
         if layer is not None
     )

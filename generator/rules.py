@@ -138,8 +138,14 @@ def _drop_path_float32(spec: Any) -> Iterator[Finding]:
 
 
 def _norm_groups(spec: Any) -> Iterator[Finding]:
-    if spec.norm.type not in GROUPED_NORMS and "groups" in spec.norm.model_fields_set:
+    norm = spec.norm
+    if norm.type not in GROUPED_NORMS and "groups" in norm.model_fields_set:
         yield ("norm", "groups"), "applies to group norm and evonorm_s0 only"
+    if norm.group_size is not None:
+        if norm.type != "group":
+            yield ("norm", "group_size"), "applies to group norm only"
+        elif "groups" in norm.model_fields_set:
+            yield ("norm", "group_size"), "give norm.groups or norm.group_size, not both"
 
 
 def _activating_norm(spec: Any) -> Iterator[Finding]:
@@ -236,6 +242,8 @@ def _layout(spec: Any) -> Iterator[Finding]:
         yield ("stem", "pool", "type"), f"the {layout.name} layout's stem pool is a max pool"
     if spec.anti_alias != "none" and not layout.anti_alias:
         yield ("anti_alias",), f"the {layout.name} layout has no anti-aliasing pools"
+    if spec.head.final_conv is not None and layout.final_conv is None:
+        yield ("head", "final_conv"), f"the {layout.name} layout has no final conv"
     if layout.lacks is not None:
         for path, what in layout.lacks(spec):
             yield path, f"the {layout.name} layout {what}"

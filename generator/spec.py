@@ -45,7 +45,7 @@ ACTIVATING_NORMS = ("evonorm_s0", "filter_response")  # norms that are their own
 GROUPED_NORMS = ("group", "evonorm_s0")  # norms over groups of channels: norm.groups
 ActivationType = Literal["relu", "silu", "gelu", "leaky_relu"]
 AntiAliasType = Literal["none", "blur", "avg"]
-ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all"]
+ShortcutKind = Literal["projection", "avg_down", "zero_pad", "projection_all", "none"]
 StrideOn = Literal["1x1", "3x3"]
 LayoutName = Literal[
     "resnet",
@@ -66,6 +66,7 @@ RESERVED_NAMES = frozenset(
         "ResNet",
         "RegNet",
         "RegNetBlock",
+        "PreActRegNetBlock",
         "BasicBlock",
         "Bottleneck",
         "PadShortcut",
@@ -224,6 +225,11 @@ class Attention(_Section):
         "(timm's rd_divisor); 1 gives channels / reduction itself where it divides, as "
         "the original SENets have it.",
     )
+    activation: ActivationType = Field(
+        "relu",
+        description="se only: the activation between its two 1x1 convs (timm's RegNets "
+        "take the network's: silu in regnety_040_sgn).",
+    )
 
 
 class SelectiveKernel(_Section):
@@ -258,6 +264,12 @@ class Norm(_Section):
         32,
         description="group and evonorm_s0 only: the number of groups; it must divide every "
         "normed width.",
+    )
+    group_size: Annotated[StrictInt, Field(ge=1, le=16384)] | None = Field(
+        None,
+        description="group only, in place of `groups`: the channels of each group, so that "
+        "a norm over C channels has C / group_size groups (timm's GroupNormAct(group_size=16) "
+        "in regnety_040_sgn); it must divide every normed width.",
     )
 
 
@@ -338,7 +350,8 @@ class Stages(_Section):
         False,
         description="Norm and activation before each conv (ResNet v2, He et al. 2016, "
         "arXiv:1603.05027), a norm and activation before the head, projections fed by "
-        "the pre-activated input.",
+        "the pre-activated input; regnet blocks (timm's RegNet-V) take every shortcut "
+        "from it and end in the activation alone.",
     )
     drop_path: Annotated[StrictFloat, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = Field(
         0.0,
@@ -361,7 +374,8 @@ class Stages(_Section):
         description="How a block's shortcut changes shape: projection (1x1 conv, option B); "
         "avg_down (an average pool over each stride x stride window, then a 1x1 conv; "
         "ResNet-D); zero_pad (stride and zero channels, no parameters, option A); "
-        "projection_all (a 1x1 conv on every block, option C).",
+        "projection_all (a 1x1 conv on every block, option C); none (a block that changes "
+        "shape has no shortcut, its branch alone: RegNet-Z's; regnet blocks only).",
     )
     shortcut_norm: StrictBool = Field(True, description="A norm after the shortcut's conv.")
     branch_activation: StrictBool = Field(
@@ -434,6 +448,12 @@ class Stages(_Section):
         description="regnet blocks only: a block's inner width over its output width (1 for "
         "RegNet-X and -Y, 4 for RegNet-Z's inverted bottlenecks).",
     )
+    linear_output: StrictBool = Field(
+        False,
+        description="regnet blocks only: no activation after the residual sum, and one "
+        "before the head instead where no final_conv is given (RegNet-Z's linear outputs; "
+        "timm's linear_out).",
+    )
     design: Design | None = Field(
         None,
         description="regnet blocks only: the depths and widths from RegNet's design space "
@@ -475,6 +495,12 @@ class Head(_Section):
     )
     dropout: Annotated[StrictFloat, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = Field(
         0.0, description="Dropout before the classifier."
+    )
+    final_conv: Channels | None = Field(
+        None,
+        description="The channels of a 1x1 conv, norm and activation between the last "
+        "stage and the pool (timm's final_conv: 1024 in regnetz_005, 1536 in regnetz_040_h); "
+        "null: none. The regnet layout only.",
     )
 
 

@@ -64,14 +64,12 @@ def plan_stem(spec: Spec) -> StemPlan:
         convs = [Conv(source, channels[0], 3, stride=2, padding=1, bias=bias)]
     else:
         convs = [Conv(source, channels[0], 3, padding=1, bias=bias)]
-    conv_names, norm_names = LAYOUTS[spec.layout].stem_names(len(convs))
+    conv_names, norm_names = LAYOUTS[spec.layout].stem_names(len(convs), stem.norm)
     layers: list[Named] = []
-    for index, (conv, conv_name, norm_name) in enumerate(
-        zip(convs, conv_names, norm_names, strict=True)
-    ):
+    for index, (conv, conv_name) in enumerate(zip(convs, conv_names, strict=True)):
         layers.append((conv_name, conv))
         if stem.norm or index < len(convs) - 1:
-            layers.append((norm_name, Norm.of(spec.norm.type, conv.out_channels)))
+            layers.append((norm_names[index], Norm.of(spec.norm.type, conv.out_channels)))
 
     pool = _stem_pool(spec)
     if pool is not None:

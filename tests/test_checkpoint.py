@@ -120,6 +120,10 @@ SAMPLES = [
     ("timm/res2net50_14w_8s", {"layers": [1, 1, 1, 1]}),
     ("timm/seresnext26d_32x4d", {"layers": [1, 1, 1, 1]}),
     ("timm/ecaresnet50d_pruned", {}),
+    ("timm/regnetx_002", {}),
+    ("torchvision/regnet_y_400mf", {}),
+    ("timm/regnety_002", {"preact": True, "downsample": "avg"}),
+    ("timm/regnetz_005", {}),
 ]
 
 

@@ -85,6 +85,7 @@ CHANGES = {
     "stages.groups": (("stages.width_per_group=4",), ("stages.groups=32",)),
     "stages.group_width": (REGNET, ("stages.group_width=16",)),
     "stages.bottleneck_ratio": (REGNET, ("stages.bottleneck_ratio=0.5",)),
+    "stages.linear_output": (REGNET, ("stages.linear_output=true",)),
     "stages.design.depth": (DESIGNED, ("stages.design.depth=16",)),
     "stages.design.w_0": (DESIGNED, ("stages.design.w_0=32",)),
     "stages.design.w_a": (DESIGNED, ("stages.design.w_a=60.0",)),
@@ -111,11 +112,17 @@ CHANGES = {
     "layout": ((), ("layout=legacy_senet",)),
     "head.num_classes": ((), ("head.num_classes=10",)),
     "head.dropout": ((), ("head.dropout=0.2",)),
+    "head.final_conv": (REGNET, ("head.final_conv=1024",)),
     "conv_bias": ((), ("conv_bias=true",)),
     "weight_standardization.eps": ((), ("weight_standardization.eps=1e-8",)),
     "stem.pool.zero_padded": ((), ("stem.pool.zero_padded=true",)),
     "norm.type": ((), ("norm.type=frozen_batch",)),
     "norm.groups": (("norm.type=group",), ("norm.groups=16",)),
+    "norm.group_size": (("norm.type=group",), ("norm.group_size=16",)),
+    "stages.attention.activation": (
+        ("stages.attention.type=se",),
+        ("stages.attention.activation=silu",),
+    ),
     "activation": ((), ("activation=silu",)),
     "anti_alias": ((), ("anti_alias=blur",)),
     "init.zero_init_residual": ((), ("init.zero_init_residual=true",)),
@@ -179,6 +186,7 @@ SHOWN_AS = {
     "stages.attention.divisor": {"layer1"},
     "norm.type": {"norm"},
     "norm.groups": {"norm"},
+    "norm.group_size": {"norm"},
 }
 
 

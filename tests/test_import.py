@@ -82,8 +82,11 @@ def test_the_readme_refusals_are_what_import_says(run_import, command: str) -> N
             ["timm/vit_tiny_patch16_224"],
             "patch_embed: PatchEmbed is not a part of the ResNet layout",
         ),
-        (["timm/regnetz_005"], "final_conv: ConvNormAct is not a part of the ResNet layout"),
-        (["timm/regnetv_040"], "stem: Conv2d where a conv, norm and activation belong"),
+        (
+            ["timm/regnety_002", "--arg", "preact=true", "--arg", 'downsample=""'],
+            "s1.b1.downsample: None on a pre-activated block that changes shape; it needs a "
+            "shortcut",
+        ),
         (
             ["timm/resnetv2_50", "--arg", "preact=false", "--arg", "channels=[64, 128, 256, 512]"],
             "stages.0.blocks.0.downsample: a projection on a block that keeps its shape",

@@ -381,25 +381,56 @@ def test_timm_resnetv2s_read_into_specs_are_the_same_network(
 
 @st.composite
 def regnet_configurations(draw: st.DrawFn) -> dict[str, Any]:
-    """timm's RegNetCfg over what the language shares (its X and Y blocks, either
-    rounding), and the network's own arguments."""
+    """timm's RegNetCfg over what the language shares (its X and Y blocks, pre-activated
+    or not, either rounding, its activations, batch norm or group norm of a group size,
+    its shortcuts: a projection, after an average pool, or none where the shape changes;
+    linear outputs and a final conv), and the network's own arguments (output stride,
+    stochastic depth)."""
+    norm = draw(st.sampled_from(["batchnorm", "batchnorm", "groupnorm/4", "groupnorm/8"]))
+    w0 = 8 * draw(st.integers(1, 6))
+    wa = draw(st.sampled_from([6.0, 8.5, 16.25, 24.48, 36.44]))
+    wm = draw(st.sampled_from([1.5, 2.0, 2.49, 2.9]))
+    # timm builds four stages only: the depths whose design gives four.
+    group_size = draw(st.sampled_from([4, 8, 16, 24]))
+    depths = [
+        d for d in range(4, 15) if timm_regnet.generate_regnet(wa, w0, wm, d, group_size)[1] == 4
+    ]
+    assume(depths)
+    preact = draw(st.booleans())
+    shortcuts = ["conv1x1", "conv1x1", "avg", *([] if preact else [""])]
     return {
         "cfg": {
-            "depth": draw(st.integers(4, 14)),
-            "w0": 8 * draw(st.integers(1, 6)),
-            "wa": draw(st.sampled_from([6.0, 8.5, 16.25, 24.48, 36.44])),
-            "wm": draw(st.sampled_from([1.5, 2.0, 2.49, 2.9])),
-            "group_size": draw(st.sampled_from([4, 8, 16, 24])),
+            "depth": draw(st.sampled_from(depths)),
+            "w0": w0,
+            "wa": wa,
+            "wm": wm,
+            "group_size": group_size,
             "bottle_ratio": draw(st.sampled_from([1.0, 1.0, 0.5, 2.0])),
             "se_ratio": draw(st.sampled_from([0.0, 0.25, 0.5])),
             "group_min_ratio": draw(st.sampled_from([0.0, 0.9])),
             "stem_width": 8 * draw(st.integers(1, 4)),
+            "act_layer": draw(st.sampled_from(["relu", "relu", "silu"])),
+            "norm_layer": norm,
+            "preact": preact,
+            "downsample": draw(st.sampled_from(shortcuts)),
+            "linear_out": draw(st.booleans()),
+            "num_features": draw(st.sampled_from([0, 0, 40])),
         },
         "in_chans": draw(st.integers(1, 4)),
         "num_classes": draw(st.integers(0, 20)),
         "drop_rate": draw(st.sampled_from([0.0, 0.25])),
+        "drop_path_rate": draw(st.sampled_from([0.0, 0.0, 0.1])),
+        "output_stride": draw(st.sampled_from([32, 32, 16, 8])),
         "zero_init_last": draw(st.booleans()),
     }
+
+
+def regnet_model(config: dict[str, Any]) -> torch.nn.Module:
+    cfg = dict(config["cfg"])
+    if cfg["norm_layer"].startswith("groupnorm/"):
+        cfg["norm_layer"] = partial(GroupNormAct, group_size=int(cfg["norm_layer"][10:]))
+    arguments = {key: value for key, value in config.items() if key != "cfg"}
+    return timm_regnet.RegNet(timm_regnet.RegNetCfg(**cfg), **arguments)
 
 
 @_examples(10)
@@ -407,12 +438,18 @@ def regnet_configurations(draw: st.DrawFn) -> dict[str, Any]:
 def test_timm_regnets_read_into_specs_are_the_same_network(
     tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], odd: tuple[int, int]
 ) -> None:
-    cfg = timm_regnet.RegNetCfg(**config["cfg"])
     try:
-        reference = timm_regnet.RegNet(cfg, **{k: v for k, v in config.items() if k != "cfg"})
-    except AssertionError:  # timm builds four stages only, which the design may not give
+        reference = regnet_model(config)
+    except AssertionError:  # timm's: a group norm's group wider than a layer's channels
         assume(False)
-    event(f"regnet: se {cfg.se_ratio}, bottleneck ratio {cfg.bottle_ratio}")
+    cfg = config["cfg"]
+    event(f"regnet: se {cfg['se_ratio']}, bottleneck ratio {cfg['bottle_ratio']}")
+    event(
+        f"regnet: {cfg['norm_layer']}, {cfg['act_layer']}, output stride {config['output_stride']}"
+    )
+    event(
+        f"regnet: {'pre' if cfg['preact'] else 'post'}-activation, shortcut {cfg['downsample']!r}"
+    )
     directory = tmp_path_factory.mktemp("regnet")
     assert_same_network(reference, _timm_stages, directory, [(224, 224), odd])
 

@@ -113,6 +113,112 @@ def test_bad_design_values_are_located(tmp_path: Path, change, expected: str) ->
     assert any(f"{path}:" in line and expected in line for line in lines), lines
 
 
+RESNET = "name: net\nstages:\n  block: bottleneck\n  depths: [1, 1]\n"
+
+
+def _in_layout(name: str, layout: str) -> str:
+    return _spec(name).replace("layout: regnet", f"layout: {layout}")
+
+
+RESNET = "name: net\nstages:\n  block: bottleneck\n  depths: [1, 1]\n"
+
+
+def _in_layout(name: str, layout: str) -> str:
+    return _spec(name).replace("layout: regnet", f"layout: {layout}")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            RESNET + "  shortcut: none\n",
+            "stages.shortcut: none applies to networks of regnet blocks only (given 'none')",
+        ),
+        (
+            RESNET + "  linear_output: true\n",
+            "stages.linear_output: applies to regnet blocks only, and this network has none",
+        ),
+        (
+            RESNET + "head: {final_conv: 1024}\n",
+            "head.final_conv: the resnet layout has no final conv (given 1024)",
+        ),
+        (
+            _in_layout("regnetx_002", "torchvision_regnet") + "  shortcut: none\n",
+            "stages.shortcut: the torchvision_regnet layout has projection shortcuts only",
+        ),
+        (
+            _in_layout("regnetx_002", "transformers_regnet") + "  linear_output: true\n",
+            "stages.linear_output: the transformers_regnet layout activates every block's output",
+        ),
+        (
+            _in_layout("regnety_002", "torchvision_regnet") + "activation: silu\n",
+            "stages.attention.activation: the torchvision_regnet layout activates its attention "
+            "as its blocks",
+        ),
+        (
+            _in_layout("regnetx_002", "transformers_regnet") + "  drop_path: 0.1\n",
+            "stages.drop_path: the transformers_regnet layout has no stochastic depth",
+        ),
+        (
+            _in_layout("regnetx_002", "torchvision_regnet") + "head: {final_conv: 1024}\n",
+            "head.final_conv: the torchvision_regnet layout has no final conv",
+        ),
+        (
+            _in_layout("regnetx_002", "transformers_regnet") + "  preactivation: true\n",
+            "stages.preactivation: the transformers_regnet layout is post-activation only",
+        ),
+        (
+            _in_layout("regnetx_002", "torchvision_regnet") + "  shortcut: avg_down\n",
+            "stages.shortcut: the torchvision_regnet layout has projection shortcuts only",
+        ),
+        (
+            _spec("regnetx_002") + "  preactivation: true\n  shortcut: none\n",
+            "stages.shortcut: none applies to post-activation regnet blocks only",
+        ),
+        (
+            _spec("regnetx_002") + "  preactivation: true\n  linear_output: true\n",
+            "stages.linear_output: pre-activated blocks' outputs are linear already",
+        ),
+    ],
+)
+def test_what_only_timm_s_regnets_have_is_refused_elsewhere(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as error:
+        load(str(path))
+    lines = str(error.value).splitlines()
+    assert any(f"{path}:" in line and expected in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "  bottleneck_ratio: 4.0\n  shortcut: none\n  linear_output: true\n"
+        "head: {final_conv: 64}\nactivation: silu\n",
+        "  shortcut: avg_down\n",
+        "  shortcut: avg_down\n  strides: [2, 2, 1, 1]\n  dilations: [1, 1, 2, 4]\n",
+    ],
+    ids=["regnet-z, final conv", "avg-pool shortcuts", "avg-pool shortcuts, dilated"],
+)
+def test_every_norm_folds_for_inference_and_the_logits_stay(tmp_path: Path, extra: str) -> None:
+    """RegNet-Z (no shortcut where the shape changes, linear outputs, a final conv) and
+    avg-pool shortcuts (their conv and norm one unit at downsample.1, the pool empty,
+    strided or same-padded as the stage's first block is): every norm folds."""
+    path = tmp_path / "net.yaml"
+    path.write_text(_spec("regnety_002") + extra)
+    model = build_model(path, tmp_path / "out").eval()
+    randomise_norms(model, torch.Generator().manual_seed(0))
+    module = __import__("sys").modules[type(model).__module__]
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        expected = model(x)
+        folded = module.for_inference(model)
+        assert not [m for m in folded.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        torch.testing.assert_close(folded(x.to(memory_format=torch.channels_last)), expected)
+
+
 @pytest.mark.parametrize("widths", ["[24, 48]", "[25, 50]"])
 def test_widths_that_no_group_width_divides_are_refused(tmp_path: Path, widths: str) -> None:
     path = tmp_path / "net.yaml"

@@ -113,7 +113,7 @@ def test_a_good_spec_loads(write_spec) -> None:
         (
             GOOD + "  attention: se\n",
             "5:14: stages.attention: should be a mapping with the fields type, reduction, "
-            "divisor; for its type alone write {type: se} (given 'se')",
+            "divisor, activation; for its type alone write {type: se} (given 'se')",
         ),
         (
             GOOD.replace("bottleneck", "basic") + "  groups: 32\n",
@@ -166,8 +166,20 @@ def test_a_good_spec_loads(write_spec) -> None:
             "7:11: norm.groups: 48 groups do not divide the 64 channels of bn1 (given 48)",
         ),
         (
+            GOOD + "norm:\n  group_size: 16\n",
+            "6:15: norm.group_size: applies to group norm only (given 16)",
+        ),
+        (
+            GOOD + "norm:\n  type: group\n  groups: 8\n  group_size: 16\n",
+            "8:15: norm.group_size: give norm.groups or norm.group_size, not both (given 16)",
+        ),
+        (
+            GOOD + "norm:\n  type: group\n  group_size: 48\n",
+            "7:15: norm.group_size: does not divide the 64 channels of bn1 (given 48)",
+        ),
+        (
             GOOD + "norm: group\n",
-            "5:7: norm: should be a mapping with the fields type, groups; "
+            "5:7: norm: should be a mapping with the fields type, groups, group_size; "
             "for its type alone write {type: group} (given 'group')",
         ),
         (
@@ -351,6 +363,7 @@ def test_schema_documents_every_field() -> None:
         "avg_down",
         "zero_pad",
         "projection_all",
+        "none",
     }
     assert stages["depths"]["anyOf"][0]["items"]["maximum"] == 256
     for section in schema["$defs"].values():

@@ -95,6 +95,7 @@ class BlockConvs:
     aa_stride: int | None = None  # the stride an anti-aliasing pool takes, if there is one
     takes: int | None = None  # the channels the block takes, where not its first conv's
     attended: int | None = None  # the channels its attention sees, where not its output's
+    preact: bool = False  # its norms go before its convs (a block shows it, not the network)
 
 
 @dataclass
@@ -138,6 +139,10 @@ class BlockFamily:
     network_class: str = "ResNet"  # the generated network's class, of its blocks alone
     own_attention: bool = False  # its blocks place and size their attention themselves
     stage_groups: bool = False  # its stages differ in groups: each block is given its own
+    shortcut_free: bool = False  # its blocks may go without a shortcut (stages.shortcut none)
+    # An avg-pool shortcut's pool keeps its 2x2 window at stride 1 where the block's first
+    # 3x3 dilates (timm's regnet.py), not where its stage does (resnet.py's).
+    pool_follows_first_dilation: bool = False
 
     # The plan ----------------------------------------------------------------------------
 
@@ -160,6 +165,16 @@ class BlockFamily:
     def settings(self, stages: Any) -> dict[str, object]:
         """Its own fields of the spec's stages, as the plan keeps them."""
         return {}
+
+    def final_norm(self, stages: Any) -> bool:
+        """Whether a network of its blocks ends in a norm before the head: a
+        pre-activation one, whose last sum no block normalises (ResNet v2's)."""
+        return bool(stages.preactivation)
+
+    def final_activation(self, stages: Any) -> bool:
+        """Whether such a network ends in an activation before the head (the final
+        norm's, or one alone)."""
+        return bool(stages.preactivation)
 
     def stage_problem(self, spec: Spec, stage: StageShape) -> Finding | None:
         """Why a stage's numbers cannot make its blocks; None where they can."""
@@ -185,8 +200,12 @@ class BlockFamily:
         """The module whose weight starts at zero for its branch to start at zero."""
         return "bn3"
 
-    def uses_conv1x1(self, kind: BlockKind) -> bool:
+    def uses_conv1x1(self, kind: BlockKind, plan: Plan) -> bool:
         return True
+
+    def helper_templates(self, plan: Plan) -> tuple[str, ...]:
+        """The templates of the classes its blocks use, written before them."""
+        return self.helpers
 
     def conv3x3(self, kind: BlockKind) -> bool | None:
         """Whether its 3x3 convs are the file's conv3x3, grouped (True) or not (False);

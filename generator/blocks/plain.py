@@ -171,7 +171,7 @@ class PlainBlocks(BlockFamily):
         last = 2 if kind == "basic" else 3
         return f"conv{last}" if plan.preactivation else f"{plan.layout.norm}{last}"
 
-    def uses_conv1x1(self, kind: BlockKind) -> bool:
+    def uses_conv1x1(self, kind: BlockKind, plan: Plan) -> bool:
         return kind != "basic"
 
     def conv3x3(self, kind: BlockKind) -> bool | None:

@@ -56,10 +56,20 @@ class Layout:
     # Without a Sequential of stages: each stage's name, and each block's in its stage.
     stage_names: str = "layer{number}"
     block_names: str = "{index}"
+    # A final 1x1 conv, norm and activation before the pool (timm's RegNets'); None: the
+    # layout has no names for one.
+    final_conv: str | None = None
+    # A conv and its norm as one unit (timm's ConvNormAct: NAME.conv, NAME.bn), a conv
+    # without a norm as the unit itself (NAME: a pre-activation RegNet's stem and
+    # projections), and an avg-pool shortcut's pool and unit by number (downsample.0, .1).
+    conv_units: bool = False
 
-    def stem_names(self, count: int) -> tuple[list[str], list[str]]:
-        """The module names of a stem of `count` convs: each conv's, then each norm's
-        (a deep stem's norms but the last sit inside its Sequential)."""
+    def stem_names(self, count: int, norm: bool = True) -> tuple[list[str], list[str]]:
+        """The module names of a stem of `count` convs, the last one with its `norm` or
+        without: each conv's, then each norm's (a deep stem's norms but the last sit
+        inside its Sequential)."""
+        if self.conv_units and self.stem is not None and count == 1 and not norm:
+            return [self.stem], []
         if self.stem is None:
             if count == 1:
                 return ["conv1"], ["bn1"]
@@ -98,11 +108,17 @@ class Layout:
         """Whether a stage's blocks are named other than by their index."""
         return self.block_names != "{index}"
 
-    def shortcut_name(self, part: str, position: int) -> str:
+    def shortcut_name(self, part: str, position: int, normed: bool = True) -> str:
         """The module name of a shortcut's pool, conv or norm, at `position` in its
-        Sequential (a pool slot, empty or not, comes first in an avg_down shortcut)."""
+        Sequential (a pool slot, empty or not, comes first in an avg_down shortcut), its
+        conv `normed` or not."""
         if not self.named_shortcut:
             return f"downsample.{position}"
+        if self.conv_units:
+            if part == "pool":
+                return "downsample.0"
+            unit = "downsample.1" if position > (part == "norm") else "downsample"
+            return f"{unit}.{self.norm if part == 'norm' else part}" if normed else unit
         return f"downsample.{self.norm if part == 'norm' else part}"
 
 

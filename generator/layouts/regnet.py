@@ -6,11 +6,12 @@ classifier as head.fc."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from ..inherit import deep_merge
 from ..spec import REGNET_KINDS, BlockKind
-from .layout import Layout, Patterns, View, renamed
+from .layout import Lack, Layout, Patterns, View, renamed
 
 LAYOUT = Layout(
     "regnet",
@@ -25,20 +26,37 @@ LAYOUT = Layout(
     classifier="head.fc",
     conv_classifier=False,
     blocks=frozenset[BlockKind](REGNET_KINDS),
-    preactivation=False,
+    preactivation=True,
     pool_conv=False,
     anti_alias=False,
     init="pycls",
     stage_names="s{number}",
     block_names="b{number}",
+    final_conv="final_conv",
+    conv_units=True,
 )
 NETWORK = "timm.models.regnet.RegNet"
+
+
+def timm_only(spec: Any) -> Iterator[Lack]:
+    """What timm's regnet.py builds and torchvision's and HF's RegNets do not: stages
+    without a projection, linear outputs, stochastic depth, dilation."""
+    stages = spec.stages
+    if stages.shortcut != "projection":
+        yield ("stages", "shortcut"), "has projection shortcuts only"
+    if stages.linear_output:
+        yield ("stages", "linear_output"), "activates every block's output"
+    if stages.drop_path:
+        yield ("stages", "drop_path"), "has no stochastic depth"
+    if stages.dilations is not None and set(stages.dilations) != {1}:
+        yield ("stages", "dilations"), "has no dilated stages"
 
 
 def _children(children: dict[str, Any]) -> dict[str, Any]:
     """A RegNet's parts under resnet.py's names: its stem's conv and norm (holding the
     activation) as conv1 and bn1, each stage's blocks as layerN, its head's pool and
-    classifier as global_pool and fc; an empty final_conv is no part."""
+    classifier as global_pool and fc; its final_conv as itself, or where it holds an
+    activation alone as act, or where it is empty as no part."""
     from torch import nn
 
     from ..readers.common import NotExpressible, class_name, short_name
@@ -46,52 +64,75 @@ def _children(children: dict[str, Any]) -> dict[str, Any]:
 
     view = dict(children)
     stem = view.pop("stem", None)
-    if class_name(stem) != CONV_NORM_ACT:
-        raise NotExpressible("stem", f"{short_name(stem)} where a conv, norm and activation belong")
-    view.update(conv1=stem.conv, bn1=stem.bn, act1=stem.bn.act)
+    if type(stem) is nn.Conv2d:  # a pre-activation RegNet's: the first block normalises
+        view["conv1"] = stem
+    elif class_name(stem) == CONV_NORM_ACT:
+        view.update(conv1=stem.conv, bn1=stem.bn, act1=stem.bn.act)
+    else:
+        message = f"{short_name(stem)} where a conv (a norm and an activation) belongs"
+        raise NotExpressible("stem", message)
     index = 1
     while f"s{index}" in view:
         view[f"layer{index}"] = nn.Sequential(*view.pop(f"s{index}").children())
         index += 1
-    if type(view.get("final_conv")) is nn.Identity:
-        del view["final_conv"]
+    # final_conv holds a conv, norm and activation, an activation alone, or nothing.
+    final = view.pop("final_conv", None)
+    if class_name(final) == CONV_NORM_ACT:
+        view["final_conv"] = final
+    elif final is not None and type(final) is not nn.Identity:
+        view["act"] = final
     head = view.pop("head", None)
     view.update(global_pool=getattr(head, "global_pool", None), fc=getattr(head, "fc", None))
     return {name: module for name, module in view.items() if module is not None}
 
 
 def _shortcut(module: Any, name: str) -> Any:
-    """A projection's ConvNormAct as the Sequential of resnet.py: the conv and the norm."""
+    """A shortcut as the Sequential of resnet.py: a projection's ConvNormAct as its conv
+    and norm, a bare conv (a pre-activation block's) as itself; after an average pool,
+    the pool and either."""
     from torch import nn
 
     from ..readers.common import NotExpressible, class_name
     from ..readers.leaves import CONV_NORM_ACT
 
-    if class_name(module) != CONV_NORM_ACT:
+    parts = list(module) if type(module) is nn.Sequential else [module]
+    if len(parts) == 2 and not isinstance(parts[0], nn.Conv2d):
+        pool, unit, name = parts[0], parts[1], f"{name}.1"
+    else:
+        pool, unit = None, module
+    if class_name(unit) == CONV_NORM_ACT:
+        if type(unit.bn.act) is not nn.Identity:
+            raise NotExpressible(f"{name}.bn.act", "an activation on a shortcut")
+        unit = [unit.conv, unit.bn]
+    elif type(unit) is nn.Conv2d:
+        unit = [unit]
+    else:
         return module
-    if type(module.bn.act) is not nn.Identity:
-        raise NotExpressible(f"{name}.bn.act", "an activation on a shortcut")
-    return nn.Sequential(module.conv, module.bn)
+    return nn.Sequential(*([pool] if pool is not None else []), *unit)
 
 
 # A RegNet's tensor names and resnet.py's, pattern by pattern.
 KEYS: Patterns = (
     (r"^stem\.conv\.", "conv1."),
+    (r"^stem\.weight$", "conv1.weight"),
     (r"^stem\.bn\.", "bn1."),
     (r"^s(\d+)\.b(\d+)\.", lambda m: f"layer{m[1]}.{int(m[2]) - 1}."),
+    (r"\.downsample\.1\.conv\.", ".downsample.1."),
+    (r"\.downsample\.1\.bn\.", ".downsample.2."),
     (r"\.downsample\.conv\.", ".downsample.0."),
     (r"\.downsample\.bn\.", ".downsample.1."),
+    (r"\.downsample\.weight$", ".downsample.0.weight"),
     (r"^head\.fc\.", "fc."),
 )
 
 
 def _keys(names: list[str]) -> dict[str, str] | None:
-    """A RegNet's tensors under resnet.py's names: stem.conv and stem.bn as conv1 and bn1,
-    sN.bM as layerN.(M-1), a projection's conv and bn as downsample.0 and .1, head.fc
-    as fc; each block's own parts (conv1.conv, ..., se) keep their names."""
-    if not any(name.startswith("stem.conv.") for name in names) or not any(
-        re.match(r"s\d+\.b\d+\.", name) for name in names
-    ):
+    """A RegNet's tensors under resnet.py's names: stem.conv (or a bare stem) and stem.bn
+    as conv1 and bn1, sN.bM as layerN.(M-1), a projection's conv (or bare conv) and bn as
+    downsample.0 and .1, after an average pool as .1 and .2, head.fc as fc; each block's
+    own parts (conv1.conv, ..., se; norm1, conv1, ... pre-activated) keep their names."""
+    stem = any(name.startswith("stem.conv.") or name == "stem.weight" for name in names)
+    if not stem or not any(re.match(r"s\d+\.b\d+\.", name) for name in names):
         return None
     return renamed(names, KEYS)
 
@@ -110,9 +151,13 @@ def implied(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def implied_unless_timm(data: dict[str, Any]) -> dict[str, Any]:
-    """`implied`, and what only timm's RegNets have: dilation, drop path, dropout."""
+    """`implied`, and what only timm's RegNets have: dilation, drop path, linear outputs,
+    dropout."""
     count = len(data["stages"]["depths"])
-    unlike_timm = {"stages": {"dilations": [1] * count, "drop_path": 0.0}, "head": {"dropout": 0.0}}
+    unlike_timm = {
+        "stages": {"dilations": [1] * count, "drop_path": 0.0, "linear_output": False},
+        "head": {"dropout": 0.0},
+    }
     return deep_merge(implied(data), unlike_timm)
 
 
@@ -129,6 +174,7 @@ VIEW = View(
         (r"^fc", "head.fc"),
         (r"\.downsample\.0", ".downsample.conv"),
         (r"\.downsample\.1", ".downsample.bn"),
+        (r"^act$", "final_conv"),
     ),
     keys=_keys,
     implied=implied,

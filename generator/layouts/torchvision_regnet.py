@@ -7,11 +7,12 @@ its norm at 1), then fc."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import regnet
-from .layout import CheckpointNames, Patterns, View, renamed
+from .layout import CheckpointNames, Lack, Patterns, View, renamed
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -35,11 +36,23 @@ def _names(plan: Plan) -> CheckpointNames:
     return CheckpointNames("torchvision's RegNet", parts, stages, BLOCK_NAMES, index_after="-")
 
 
+def _lacks(spec: Any) -> Iterator[Lack]:
+    """What torchvision's RegNet cannot build: timm's own, and a squeeze-and-excitation
+    whose activation is not the network's."""
+    yield from regnet.timm_only(spec)
+    attention = spec.stages.attention
+    if attention.type == "se" and attention.activation != spec.activation:
+        yield ("stages", "attention", "activation"), "activates its attention as its blocks"
+
+
 LAYOUT = replace(
     regnet.LAYOUT,
     name="torchvision_regnet",
     shortcut_first=True,
     block_names="{index}",
+    final_conv=None,
+    preactivation=False,
+    lacks=_lacks,
     names=_names,
 )
 

@@ -39,6 +39,7 @@ HUB: dict[str, tuple[str, dict[str, Any]]] = {
 
 def _lacks(spec: Any) -> Iterator[Lack]:
     """What HF's RegNetConfig has no setting for."""
+    yield from regnet.timm_only(spec)
     stages = spec.stages
     if stages.bottleneck_ratio != 1.0:
         yield ("stages", "bottleneck_ratio"), "has a bottleneck ratio of 1 only"
@@ -47,6 +48,10 @@ def _lacks(spec: Any) -> Iterator[Lack]:
         attention.type == "se" and attention.reduction != 4
     ):
         yield ("stages", "attention"), "has squeeze-and-excitation of a quarter of the input only"
+    if attention.type == "se" and attention.activation != "relu":
+        yield ("stages", "attention", "activation"), "activates its attention by ReLU only"
+    if spec.norm.type != "batch":
+        yield ("norm", "type"), "has batch norm only"
     if spec.activation not in ACTIVATIONS.values():
         yield ("activation",), "has ReLU, SiLU or GELU only"
     if spec.stem.channels is not None and len(spec.stem.channels) != 1:
@@ -81,6 +86,8 @@ LAYOUT = replace(
     name="transformers_regnet",
     shortcut_first=True,
     block_names="{index}",
+    final_conv=None,
+    preactivation=False,
     lacks=_lacks,
     names=_names,
 )

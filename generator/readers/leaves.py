@@ -52,10 +52,37 @@ class Leaves(Readings):
     def norm_of(
         self, module: nn.Module | None, name: str, channels: int, with_act: bool = False
     ) -> None:
-        self.norm.see(norm_kind(module, name, with_act), name)
+        kind = norm_kind(module, name, with_act)
+        if (
+            kind[0] == "group"
+        ):  # its groups settle norm.groups or norm.group_size, once all are read
+            self.seen("group norms").append((kind[1], channels, name))
+            kind = kind[:1]
+        self.norm.see(kind, name)
         size = norm_channels(module)
         if size != channels:
             raise NotExpressible(name, f"normalises {size} channels where {channels} arrive")
+
+    def norm_fields(self) -> dict[str, Any]:
+        """The spec's norm, as every norm read gives it: a group norm's groups, the same in
+        each, or the channels of a group, the same in each."""
+        kind = self.norm.value
+        if kind[0] != "group":
+            return {"type": kind[0], **({"groups": kind[1]} if len(kind) > 1 else {})}
+        norms = self.seen("group norms")
+        groups = {count for count, _, _ in norms}
+        if len(groups) == 1:
+            return {"type": "group", "groups": groups.pop()}
+        sizes = {channels // count for count, channels, _ in norms}
+        if len(sizes) == 1 and all(channels % count == 0 for count, channels, _ in norms):
+            return {"type": "group", "group_size": sizes.pop()}
+        count, channels, first = norms[0]
+        other, other_channels, name = next(norm for norm in norms if norm[0] != count)
+        message = (
+            f"{other} groups over {other_channels} channels, where {first} has {count} over "
+            f"{channels}; the spec language has one number of groups, or one group size"
+        )
+        raise NotExpressible(name, message)
 
     def norm_and_act(
         self,

@@ -25,7 +25,7 @@ from .network import pruned, stage_fields
 
 Shapes = dict[str, tuple[int, ...]]
 # The parts of a network under resnet.py's names, of which every tensor is one.
-PARTS = re.compile(r"^(conv1|bn1|maxpool|fc|norm|layer[1-8])\.")
+PARTS = re.compile(r"^(conv1|bn1|maxpool|fc|norm|final_conv|layer[1-8])\.")
 # What a checkpoint cannot show, and the default that stands for it.
 ASSUMED = {
     "stages.stride_on": "3x3",
@@ -215,6 +215,7 @@ class StateReader(Readings):
             blocks_in = stage[0].out_channels
         if self.preactivation:
             self.norm_of("norm", blocks_in)
+        final_conv = self.final_conv(blocks_in)
         data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
         data["stages"] = stage_fields(stages, stage_names, pruned(self, stages))
         if data["stages"]["shortcut"] == "zero_pad":
@@ -223,8 +224,11 @@ class StateReader(Readings):
         data["stages"]["reduce_first"] = self.reduce_first.value or 1
         for family in FAMILIES:
             data["stages"].update(family.fields(self))
-        data["stages"]["preactivation"] = self.preactivation
-        data["head"] = {"num_classes": self.head(blocks_in)}
+        preactivated = any(block.preact for stage in stages for block in stage)
+        data["stages"]["preactivation"] = self.preactivation or preactivated
+        data["head"] = {"num_classes": self.head(final_conv or blocks_in)}
+        if final_conv is not None:
+            data["head"]["final_conv"] = final_conv
         data["conv_bias"] = bool(self.bias.value)
         norm = self.norm.value
         data["norm"] = {"type": norm}
@@ -323,6 +327,8 @@ class StateReader(Readings):
             raise NotExpressible(name, "parts of no block the language has")
         convs = family.read_state(self, kind, name, in_channels)
         shortcut, shortcut_norm = self.shortcut(f"{name}.downsample", in_channels, convs.out)
+        if shortcut == "zero_pad" and family.shortcut_free:
+            shortcut = "none"  # no weights where the shape changes: no shortcut at all
         if shortcut == "identity" and in_channels == convs.out:
             stride = 1  # the shape it keeps: a strided block would project
         elif stride > 1 or shortcut == "zero_pad":
@@ -344,7 +350,17 @@ class StateReader(Readings):
             attention=self.attention(f"{name}.se", convs.attended or convs.out),
             drop_path=0.0,
             last_norm=None,
+            preact=convs.preact,
         )
+
+    def final_conv(self, channels: int) -> int | None:
+        """A final 1x1 conv and norm after the stages: its channels, None without one."""
+        name = self.layout.final_conv
+        if name is None or not self.has(f"{name}.conv.weight"):
+            return None
+        conv = self.conv(f"{name}.conv", channels, 1)
+        self.norm_of(f"{name}.{self.layout.norm}", conv.out_channels)
+        return conv.out_channels
 
     def shortcut(self, name: str, in_channels: int, out: int) -> tuple[str, bool | None]:
         """identity, zero_pad (no weights where the channels change), projection, or

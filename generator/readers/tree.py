@@ -11,15 +11,23 @@ view (`generator.layouts`). The data holds every field that applies, so that
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from torch import nn
 
-from ..blocks import BLOCK_PARTS, FAMILIES, KNOWN_BLOCKS, READ_CLASSES
+from ..blocks import BLOCK_PARTS, FAMILIES, KNOWN_BLOCKS, READ_CLASSES, families_in
 from ..blocks.family import ReadBlock
 from ..layouts import DEFAULT_VIEW, LAYOUTS, VIEWS, View
 from .common import NotExpressible, Setting, class_name, short_name, side
-from .leaves import Leaves, drop_rate, is_classifier_conv, is_linear
+from .leaves import (
+    Leaves,
+    activation_kind,
+    conv_norm_act,
+    drop_rate,
+    is_classifier_conv,
+    is_linear,
+)
 from .network import pruned, stage_fields, zero_init
 from .state import read_settled
 from .stem import read_stem
@@ -32,7 +40,8 @@ SIGMOIDS = {"torch.nn.modules.activation.Sigmoid", "timm.layers.activations.Sigm
 LAYOUT = "conv1, bn1, act1, maxpool, layer1..., global_pool, fc"
 # Besides the stages; torchvision calls the activation relu and the pool avgpool.
 NETWORK_PARTS = {"conv1", "bn1", "act1", "relu", "maxpool", "global_pool", "avgpool", "fc"}
-NETWORK_PARTS |= {"norm", "act"}  # a pre-activation network's last norm
+NETWORK_PARTS |= {"norm", "act"}  # a pre-activation network's last norm, or an activation
+NETWORK_PARTS |= {"final_conv"}  # a 1x1 conv, norm and activation before the pool
 BLOCK_ACTIVATIONS = ("act1", "act2", "act3", "relu", "act")
 
 
@@ -77,28 +86,25 @@ class TreeReader(Leaves):
             stage = self.stage(children[stage_name], stage_name, blocks_in)
             stages.append(stage)
             blocks_in = stage[0].out_channels
-        if "norm" in children:  # a pre-activation network's last norm
-            self.norm_and_act(children["norm"], children.get("act"), ("norm", "act"), blocks_in)
+        final_conv, features = self.final_parts(children, blocks_in)
         preactivation = any(block.preact for stage in stages for block in stage)
-        if preactivation != ("norm" in children):
-            raise NotExpressible(
-                "norm",
-                "a last norm without pre-activation blocks, or those without it; the "
-                "language's pre-activation networks have both",
-            )
         layout = LAYOUTS[self.view.layout]
-        head = self.head(model, children, blocks_in, conv=layout.conv_classifier)
+        head = self.head(model, children, features, conv=layout.conv_classifier)
         data: dict[str, Any] = {"input": {"channels": stem.pop("in_channels")}, "stem": stem}
         data["stages"] = stage_fields(stages, stage_names, pruned(self, stages))
         data["stages"]["shortcut_kernel"] = self.shortcut_kernel.value or 1
         data["stages"]["reduce_first"] = self.reduce_first.value or 1
         for family in FAMILIES:
             data["stages"].update(family.fields(self))
+        se_activation = self.setting("attention activation").value
+        if se_activation is not None:
+            data["stages"]["attention"]["activation"] = se_activation
         data["stages"]["preactivation"] = preactivation
-        data["head"] = head
+        _check_end(children, data["stages"], final_conv)
+        data["head"] = head if final_conv is None else {**head, "final_conv": final_conv}
         data["conv_bias"] = bool(self.bias.value)
         norm = self.norm.value
-        data["norm"] = {"type": norm[0], **({"groups": norm[1]} if len(norm) > 1 else {})}
+        data["norm"] = self.norm_fields()
         if self.activation.value is not None:  # none where every norm is its own
             data["activation"] = self.activation.value
         data["anti_alias"] = self.anti_alias.value or "none"
@@ -107,6 +113,22 @@ class TreeReader(Leaves):
         eps = self.standardization.value
         data["weight_standardization"] = {"eps": eps} if eps is not None else None
         return data
+
+    def final_parts(self, children: dict[str, nn.Module], channels: int) -> tuple[int | None, int]:
+        """What comes between the last stage and the pool: a last norm and its activation
+        (a pre-activation network's), an activation alone, or a final conv, norm and
+        activation; the final conv's channels (None without one) and the features."""
+        if "norm" in children:
+            self.norm_and_act(children["norm"], children.get("act"), ("norm", "act"), channels)
+        elif "act" in children:
+            self.act(children["act"], "act")
+        if "final_conv" not in children:
+            return None, channels
+        conv = conv_norm_act(self, children["final_conv"], "final_conv", 1, act=True)
+        if conv.in_channels != channels:
+            message = f"takes {conv.in_channels} channels where {channels} arrive"
+            raise NotExpressible("final_conv.conv", message)
+        return conv.out_channels, conv.out_channels
 
     def stage(self, stage: nn.Module, name: str, in_channels: int) -> list[ReadBlock]:
         if type(stage) is not nn.Sequential or len(stage) == 0:
@@ -165,7 +187,7 @@ class TreeReader(Leaves):
             shortcut=shortcut,
             shortcut_norm=shortcut_norm,
             dilates=shows_dilation or convs.aa_stride == 1,
-            attention=read_attention(parts.get("se"), f"{name}.se"),
+            attention=read_attention(self, parts.get("se"), f"{name}.se"),
             drop_path=drop_rate(parts.get("drop_path"), f"{name}.drop_path"),
             last_norm=convs.last_norm,
         )
@@ -257,8 +279,9 @@ class TreeReader(Leaves):
         return {"num_classes": num_classes, "dropout": float(getattr(model, "drop_rate", 0.0))}
 
 
-def read_attention(module: nn.Module | None, name: str) -> tuple[str, int] | None:
-    """A block's channel attention: its kind and size, or None without one."""
+def read_attention(reader: Leaves, module: nn.Module | None, name: str) -> tuple[str, int] | None:
+    """A block's channel attention: its kind and size, or None without one; the
+    activation inside squeeze-and-excitation is the reader's "attention activation"."""
     if module is None or type(module) is nn.Identity:
         return None
     kind = class_name(module)
@@ -275,9 +298,11 @@ def read_attention(module: nn.Module | None, name: str) -> tuple[str, int] | Non
         return "se", fc1.out_channels
     if kind == SE:
         fc1, fc2 = module.fc1, module.fc2
+        reader.setting("attention activation").see(
+            activation_kind(module.act, f"{name}.act"), f"{name}.act"
+        )
         plain = (
             type(module.bn) is nn.Identity
-            and type(module.act) is nn.ReLU
             and class_name(module.gate) in SIGMOIDS
             and not module.add_maxpool
             and fc1.bias is not None
@@ -285,12 +310,16 @@ def read_attention(module: nn.Module | None, name: str) -> tuple[str, int] | Non
         )
         if not plain:
             raise NotExpressible(
-                name, "a squeeze-and-excitation other than 1x1 conv, ReLU, 1x1 conv, sigmoid"
+                name,
+                "a squeeze-and-excitation other than 1x1 conv, activation, 1x1 conv, sigmoid",
             )
         return "se", fc1.out_channels
     if kind == TORCHVISION_SE:  # torchvision's RegNet-Y
         fc1, fc2 = module.fc1, module.fc2
-        plain = type(module.activation) is nn.ReLU and type(module.scale_activation) is nn.Sigmoid
+        reader.setting("attention activation").see(
+            activation_kind(module.activation, f"{name}.activation"), f"{name}.activation"
+        )
+        plain = type(module.scale_activation) is nn.Sigmoid
         if not plain or fc1.bias is None or fc2.bias is None:
             raise NotExpressible(name, "a squeeze-and-excitation other than the paper's")
         return "se", fc1.out_channels
@@ -303,6 +332,27 @@ def read_attention(module: nn.Module | None, name: str) -> tuple[str, int] | Non
     raise NotExpressible(
         name, f"{short_name(module)} is an attention the spec language lacks (se, eca)"
     )
+
+
+def _check_end(children: dict[str, nn.Module], stages: dict[str, Any], conv: int | None) -> None:
+    """The last norm and the activation before the head that the blocks' families end
+    their networks with, and no other."""
+    fields = SimpleNamespace(**{"linear_output": False, **stages})
+    kinds = stages["block"] if isinstance(stages["block"], list) else [stages["block"]]
+    families = families_in(tuple(kinds))
+    if any(family.final_norm(fields) for family in families) != ("norm" in children):
+        raise NotExpressible(
+            "norm",
+            "a last norm without pre-activation blocks, or those without it; the "
+            "language's pre-activation networks have both",
+        )
+    wants_activation = conv is None and any(family.final_activation(fields) for family in families)
+    if "norm" not in children and wants_activation != ("act" in children):
+        raise NotExpressible(
+            "act",
+            "an activation before the head where the blocks activate their outputs, or none "
+            "where they leave them linear",
+        )
 
 
 def _check_layout(model: nn.Module, children: dict[str, nn.Module]) -> list[str]:

@@ -58,7 +58,9 @@ def block_context(plan: Plan) -> dict[str, object]:
         else ATTENTION_PARAMETER.get(plan.attention),
         two_dilations=two_dilations,
         identity="None" if plan.preactivation else "nn.Identity()",
-        downsample_type="nn.Module | None" if plan.preactivation else "nn.Module",
+        downsample_type="nn.Module | None"
+        if plan.preactivation or plan.shortcut == "none"
+        else "nn.Module",
         groups=any(family_of(kind).stage_groups for kind in kinds),
     )
     prefix = "PreAct" if plan.preactivation else ""
@@ -77,9 +79,9 @@ def block_context(plan: Plan) -> dict[str, object]:
         "zero_init": {kind: family_of(kind).zero_init(kind, plan) for kind in kinds},
         "block_classes": classes,
         "block_class": "block_class" if mixed else classes[kinds[0]],
-        "block_helpers": [template for family in families for template in family.helpers],
+        "block_helpers": [t for family in families for t in family.helper_templates(plan)],
         "block_templates": [family_of(kind).template(kind, plan) for kind in kinds],
-        "uses_conv1x1": any(family_of(kind).uses_conv1x1(kind) for kind in kinds),
+        "uses_conv1x1": any(family_of(kind).uses_conv1x1(kind, plan) for kind in kinds),
         **_signatures(plan, parameters, classes),
         **_stage_calls(plan, parameters, classes),
         "conv_norm_act": conv_norm_act[0] if conv_norm_act else None,

@@ -44,6 +44,12 @@ def inference_context(plan: Plan) -> dict[str, object]:
         "stage_blocks": "stage" if plan.layout.stages is None else "stage.blocks",
         **_block_folds(plan),
         "shortcut_fold": shortcut_fold,
+        # A conv and norm after the stages (a final conv), by their module names.
+        "head_folds": [
+            (attribute(conv), attribute(norm))
+            for (conv, first), (norm, second) in itertools.pairwise(plan.head.layers)
+            if isinstance(first, Conv) and isinstance(second, Norm)
+        ],
     }
 
 

@@ -18,7 +18,7 @@ from .inference import inference_context
 from .modules import ACTIVATIONS, KAIMING_GAIN, conv_class, norm_layer
 from .names import names_context
 from .shortcuts import avg_down_pool, projection_kernels, shortcut_return
-from .stem import ZERO_PADDED_COMMENT, classifier, stem_entries, stem_pool
+from .stem import ZERO_PADDED_COMMENT, bare_stem, classifier, stem_entries, stem_pool
 from .text import LINE_LENGTH, docstring_text, wrap
 
 
@@ -39,7 +39,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         "norm": lambda channels: norm_layer(plan, channels),
         "norm_name": plan.layout.norm,
         "shortcut_return": lambda parts: shortcut_return(plan, parts),
-        "act": lambda: ACTIVATIONS[plan.activation],
+        "act": lambda kind=None: ACTIVATIONS[kind or plan.activation],
         "kaiming_gain": KAIMING_GAIN[plan.activation],
         "docstring": docstring_text(_module_docstring(plan, analysis)),
         "factory_summary": _factory_summary(plan, analysis),
@@ -50,6 +50,7 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
         ],
         "stem_pool": stem_pool(plan),
         "stem_entries": stem_entries(plan),
+        "bare_stem": bare_stem(plan),
         "zero_padded_comment": ZERO_PADDED_COMMENT,
         "classifier": classifier(plan),
         "stage_channels": [stage.out_channels for stage in plan.stages],
@@ -65,6 +66,8 @@ def _context(plan: Plan, analysis: Analysis) -> dict[str, object]:
             or 1 in projection_kernels(plan),
         },
         **avg_down_pool(plan),
+        # A block that changes shape without a shortcut is given none.
+        **({"downsample_call": "None"} if plan.shortcut == "none" else {}),
         **names_context(plan),
     }
 

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 
 def norm_layer(plan: Plan, channels: object) -> str:
     """The constructor call of the network's norm over `channels`."""
+    if plan.norm == "group" and plan.norm_group_size is not None:
+        size = plan.norm_group_size
+        groups = channels // size if isinstance(channels, int) else f"{channels} // {size}"
+        return f"nn.GroupNorm({groups}, {channels})"
     if plan.norm == "group":
         return f"nn.GroupNorm({plan.norm_groups}, {channels})"
     if plan.norm == "frozen_batch":

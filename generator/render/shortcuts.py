@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..blocks import families_in
 from ..layers import AvgPool, Conv
 from ..plan import Plan, StagePlan
 from .text import LINE_LENGTH
@@ -9,19 +10,35 @@ from .text import LINE_LENGTH
 
 def shortcut_return(plan: Plan, parts: list[tuple[str, str]]) -> str:
     """downsample()'s return: its parts in a Sequential, by position or, where the layout
-    names them, by name; on one line, else one part a line."""
+    names them, by name; on one line, else one part a line. A layout of conv units holds
+    the conv and its norm as one (the bare conv without a norm), after the pool."""
     if not plan.layout.named_shortcut:
-        items = [module for _, module in parts]
-        one_line = f"    return nn.Sequential({', '.join(items)})"
-        if len(one_line) <= LINE_LENGTH:
-            return one_line
-        return "    return nn.Sequential(\n" + "".join(f"        {i},\n" for i in items) + "    )"
-    items = [f"{name}={module}" for name, module in parts]
-    one_line = f"    return nn.Sequential(OrderedDict({', '.join(items)}))"
+        return _sequential("    return ", [module for _, module in parts])
+    if not plan.layout.conv_units:
+        return _sequential("    return ", [f"{name}={module}" for name, module in parts], True)
+    pool = [module for name, module in parts if name == "pool"]
+    unit = [(name, module) for name, module in parts if name != "pool"]
+    if len(unit) == 1:  # a bare conv: the unit itself
+        ((_, conv),) = unit
+        return _sequential("    return ", [*pool, conv]) if pool else f"    return {conv}"
+    named = [f"{name}={module}" for name, module in unit]
+    if not pool:
+        return _sequential("    return ", named, True)
+    projection = _sequential("    projection = ", named, True)
+    return projection + "\n" + _sequential("    return ", [*pool, "projection"])
+
+
+def _sequential(lead: str, items: list[str], named: bool = False) -> str:
+    """`lead` and a Sequential of `items` (keyword arguments of an OrderedDict where
+    `named`): on one line, else one item a line."""
+    inner = f"OrderedDict({', '.join(items)})" if named else ", ".join(items)
+    one_line = f"{lead}nn.Sequential({inner})"
     if len(one_line) <= LINE_LENGTH:
         return one_line
-    inner = "".join(f"            {item},\n" for item in items)
-    return f"    return nn.Sequential(\n        OrderedDict(\n{inner}        )\n    )"
+    if not named:
+        return f"{lead}nn.Sequential(\n" + "".join(f"        {i},\n" for i in items) + "    )"
+    lines = "".join(f"            {item},\n" for item in items)
+    return f"{lead}nn.Sequential(\n        OrderedDict(\n{lines}        )\n    )"
 
 
 # The pool slot of a ResNet-D shortcut, by the kind of stage it opens: a comment and the module.
@@ -80,6 +97,12 @@ def _downsample_interface(plan: Plan, same_pool: bool) -> dict[str, object]:
         extra = ["dilation", "first_dilation"]
     arguments = ["in_channels", "out_channels", "stride", *extra]
     later = ["out_channels", "out_channels", "1", *(["dilation"] * len(extra))]
+    # A pool that follows the block's first dilation is given that one.
+    first = any(family.pool_follows_first_dilation for family in families_in(plan.block_kinds))
+    given = [
+        "first_dilation" if first and same_pool and name == "dilation" else name
+        for name in arguments
+    ]
     lines = []
     if kernels == {1, 3}:
         condition = "stride == 1 and dilation == 1" if plan.dilated else "stride == 1"
@@ -94,7 +117,7 @@ def _downsample_interface(plan: Plan, same_pool: bool) -> dict[str, object]:
         lines.append(f"{indent}conv = conv3x3(in_channels, out_channels, stride{dilation})")
     return {
         "downsample_parameters": [f"{name}: int" for name in arguments],
-        "downsample_call": f"downsample({', '.join(arguments)})",
+        "downsample_call": f"downsample({', '.join(given)})",
         "later_downsample_call": f"downsample({', '.join(later)})",
         "projection_conv": lines,
     }

@@ -43,6 +43,32 @@ def stem_pool(plan: Plan) -> list[str]:
     return [*lines, call(f"self.{name} = nn.Sequential", *modules)]
 
 
+def bare_stem(plan: Plan) -> str | None:
+    """The stem's conv, where the stem is that conv alone under the stem's name (a
+    pre-activation RegNet's); None where it is not."""
+    stem = plan.layout.stem
+    own = [(n, layer) for n, layer in plan.stem.layers if n == stem or n.startswith(f"{stem}.")]
+    if len(own) != 1 or own[0][0] != stem:
+        return None
+    return _stem_conv(plan, own[0][1], 0)
+
+
+def _stem_conv(plan: Plan, layer: Conv, index: int) -> str:
+    source = "in_channels" if index == 0 else layer.in_channels
+    if layer.kernel_size == 3:
+        stride = [f"stride={layer.stride}"] if layer.stride > 1 else []
+        return call_text("conv3x3", source, layer.out_channels, *stride)
+    return call_text(
+        conv_class(plan),
+        source,
+        layer.out_channels,
+        layer.kernel_size,
+        f"stride={layer.stride}",
+        f"padding={layer.padding}",
+        f"bias={plan.conv_bias!r}",
+    )
+
+
 def stem_entries(plan: Plan) -> list[str]:
     """The stem's modules as keyword arguments of an OrderedDict, in a layout that keeps
     them in one Sequential under the plan's names (conv1, bn1, ...), each norm followed by
@@ -56,21 +82,7 @@ def stem_entries(plan: Plan) -> list[str]:
         if key == name:
             continue
         if isinstance(layer, Conv):
-            source = "in_channels" if index == 0 else layer.in_channels
-            if layer.kernel_size == 3:
-                stride = [f"stride={layer.stride}"] if layer.stride > 1 else []
-                module = call_text("conv3x3", source, layer.out_channels, *stride)
-            else:
-                module = call_text(
-                    conv_class(plan),
-                    source,
-                    layer.out_channels,
-                    layer.kernel_size,
-                    f"stride={layer.stride}",
-                    f"padding={layer.padding}",
-                    f"bias={plan.conv_bias!r}",
-                )
-            entries.append(f"{key}={module}")
+            entries.append(f"{key}={_stem_conv(plan, layer, index)}")
         elif isinstance(layer, Norm):
             entries.append(f"{key}={norm_layer(plan, layer.channels)}")
             if plan.separate_activation:
