@@ -442,6 +442,15 @@ def test_timm_regnets_read_into_specs_are_the_same_network(
         reference = regnet_model(config)
     except AssertionError:  # timm's: a group norm's group wider than a layer's channels
         assume(False)
+    try:
+        read_model(reference)
+    except NotExpressible as error:
+        # timm's RegNet projects where a dilated stage starts, whatever its shape (two
+        # stages of one width, once the widths are rounded to their groups): the
+        # language, where the shape changes.
+        assert "keeps its shape" in error.reason and config["output_stride"] < 32, error
+        event("regnet: a projection on a block that keeps its shape")
+        assume(False)
     cfg = config["cfg"]
     event(f"regnet: se {cfg['se_ratio']}, bottleneck ratio {cfg['bottle_ratio']}")
     event(
