@@ -190,8 +190,8 @@ class RegNetBlocks(BlockFamily):
         return plan.preactivation  # a pre-activated block's 1x1s are bare convs
 
     def helper_templates(self, plan: Plan) -> tuple[str, ...]:
-        """ConvNormAct, where a unit of conv and norm is built: every block's, but a
-        pre-activated one's, whose final conv is the only one."""
+        """ConvNormAct wherever a conv and its norm are one unit: in post-activation
+        blocks, and in a pre-activated network only as its final conv."""
         return self.helpers if not plan.preactivation or plan.head.final_conv else ()
 
     def template(self, kind: BlockKind, plan: Plan) -> str:

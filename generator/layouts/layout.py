@@ -117,7 +117,8 @@ class Layout:
         if self.conv_units:
             if part == "pool":
                 return "downsample.0"
-            unit = "downsample.1" if position > (part == "norm") else "downsample"
+            pooled = position > (1 if part == "norm" else 0)  # a pool slot before it
+            unit = "downsample.1" if pooled else "downsample"
             return f"{unit}.{self.norm if part == 'norm' else part}" if normed else unit
         return f"downsample.{self.norm if part == 'norm' else part}"
 

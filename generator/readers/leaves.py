@@ -53,9 +53,8 @@ class Leaves(Readings):
         self, module: nn.Module | None, name: str, channels: int, with_act: bool = False
     ) -> None:
         kind = norm_kind(module, name, with_act)
-        if (
-            kind[0] == "group"
-        ):  # its groups settle norm.groups or norm.group_size, once all are read
+        # A group norm's groups settle norm.groups or norm.group_size once all are read.
+        if kind[0] == "group":
             self.seen("group norms").append((kind[1], channels, name))
             kind = kind[:1]
         self.norm.see(kind, name)
