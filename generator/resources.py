@@ -26,10 +26,10 @@ def templates_dir() -> Path:
 
 def zoo_names() -> list[str]:
     """Names of the zoo specs, in natural order (resnet18 before resnet101)."""
-    return sorted((path.stem for path in zoo_dir().glob("*.yaml")), key=_natural)
+    return sorted((path.stem for path in zoo_dir().glob("*.yaml")), key=natural_key)
 
 
-def _natural(name: str) -> list[str | int]:
+def natural_key(name: str) -> list[str | int]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 

@@ -1,9 +1,9 @@
 """Write the README's generated tables: the zoo, and parity with torchvision and timm.
 
 The zoo table comes from the specs' own analysis. The parity table comes from the
-parity tests' results: run `python -m pytest tests/test_parity.py` first; it records,
-for each zoo spec and reference, whether the state_dict keys matched and the largest
-absolute logit difference, in build/parity.json.
+parity tests' results: run them in both tiers first (`python -m pytest -m ""
+tests/test_parity.py`); they record, for each zoo spec and reference, whether the
+state_dict keys matched and the largest absolute logit difference, in build/parity.json.
 """
 
 from __future__ import annotations

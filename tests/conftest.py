@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,8 @@ from resnetgen.errors import SpecError
 from resnetgen.files import write_all
 from resnetgen.load import LoadedSpec, load
 from resnetgen.resources import zoo_names
+
+from .sample import Member, body, deployment_sample, representatives, sample
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = zoo_names()
@@ -34,29 +35,21 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     torch.set_num_threads(1)
 
 
-def _code_shape(path: Path) -> str:
-    """A generated file's code with its docstrings, factory name and numbers blanked."""
-    code = path.read_text().split('"""', 2)[2]
-    code = re.sub(r'""".*?"""', "", code, flags=re.S)
-    code = re.sub(rf"\bdef {path.stem}\(", "def factory(", code)
-    code = re.sub(r"\d+", "0", code)
-    # A list of numbers, however long and however ruff lays it out, is numbers too.
-    return re.sub(r"\[[\s(),0]+\]", "[0]", code)
+def _member(name: str) -> Member:
+    """A zoo network with its committed generated file (held to its spec by test_committed)."""
+    spec = zoo_spec(name)
+    code = (ROOT / "generated" / f"{name}.py").read_text(encoding="utf-8")
+    return Member(name, spec.plan, spec.analysis.params, code)
 
 
-def _representatives() -> list[str]:
-    """One zoo name per distinct generated code body: the one with the fewest parameters.
-
-    Zoo files whose code differs only in numbers (depths, widths) run the same Python, so
-    the export and deployment paths are tested once per distinct body.
-    """
-    shapes: dict[str, str] = {}
-    for spec in sorted(map(zoo_spec, ZOO), key=lambda s: s.analysis.params):
-        shapes.setdefault(_code_shape(ROOT / "generated" / f"{spec.plan.name}.py"), spec.plan.name)
-    return sorted(shapes.values(), key=ZOO.index)
-
-
-REPRESENTATIVES = _representatives()
+MEMBERS = [_member(name) for name in ZOO]
+# One zoo name per distinct generated code body, the one with the fewest parameters: zoo
+# files whose code differs only in numbers (depths, widths) run the same Python.
+REPRESENTATIVES = representatives(MEMBERS)
+# The default tier's networks (tests/sample.py): every code body and every axis value.
+SAMPLE = sample(MEMBERS)
+# The default tier's deployment paths run these: every method a built model runs.
+DEPLOYED = deployment_sample(MEMBERS, REPRESENTATIVES)
 # The zoo, largest first: the parallel workers start the longest tests first, not last.
 BY_SIZE = sorted(ZOO, key=lambda name: -zoo_spec(name).analysis.params)
 
@@ -66,18 +59,28 @@ BY_SIZE = sorted(ZOO, key=lambda name: -zoo_spec(name).analysis.params)
 HUGE = 300_000_000
 
 
-def one_huge_at_a_time(name: str, *values: object, id: str | None = None) -> object:
-    """A test's parameters for the zoo model `name`: in the huge models' group where it
-    is one of them."""
-    huge = zoo_spec(name).analysis.params > HUGE
-    marks = [pytest.mark.xdist_group("huge")] if huge else []
+def zoo_param(
+    name: str,
+    *values: object,
+    id: str | None = None,
+    default: list[str] = SAMPLE,
+    group: str | None = None,
+) -> object:
+    """A test's parameters for the zoo model `name`: in the default tier where `name` is
+    in `default`, else in the slow tier; in the xdist `group` if one is given (the tests
+    of one model in one worker, which builds what they share once), else in the huge
+    models' group where it is one of them."""
+    marks = [] if name in default else [pytest.mark.slow]
+    if group is None and zoo_spec(name).analysis.params > HUGE:
+        group = "huge"
+    if group is not None:
+        marks.append(pytest.mark.xdist_group(group))
     return pytest.param(name, *values, marks=marks, id=id or name)
 
 
-def grouped(names: list[str]) -> list[object]:
-    """Parameters by zoo name, each in its own xdist group: the tests of one model run in
-    one worker, which builds what they share once."""
-    return [pytest.param(name, marks=pytest.mark.xdist_group(name), id=name) for name in names]
+def grouped(names: list[str], default: list[str] = SAMPLE) -> list[object]:
+    """Parameters by zoo name, each in its own xdist group, tiered as `zoo_param` says."""
+    return [zoo_param(name, group=name, default=default) for name in names]
 
 
 def import_file(path: Path) -> ModuleType:
@@ -164,15 +167,16 @@ def zoo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def smallest_files(zoo_files, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each representative's code body at its smallest: the zoo spec with one block a
-    stage, two in the first stage of each kind of block (its first and a later one, so
-    that both run), where its generated code is then the zoo file's but for the numbers;
-    else the zoo file itself."""
+def smallest_file(zoo_files, tmp_path_factory: pytest.TempPathFactory):
+    """name -> a representative's code body at its smallest, built once: the zoo spec with
+    one block a stage, two in the first stage of each kind of block (its first and a later
+    one, so that both run), where its generated code is then the zoo file's but for the
+    numbers; else the zoo file itself."""
     project = tmp_path_factory.mktemp("smallest")
     (project / "pyproject.toml").touch()
-    files = {}
-    for name in REPRESENTATIVES:
+
+    @functools.cache
+    def get(name: str) -> Path:
         stages = zoo_spec(name).plan.stages
         kinds = [stage.block for stage in stages]
         depths = [
@@ -182,12 +186,12 @@ def smallest_files(zoo_files, tmp_path_factory: pytest.TempPathFactory) -> dict[
         try:
             loaded = load(name, (f"stages.depths={depths}",))
         except SpecError:  # a spec whose fields follow its depths (a pruned one's widths)
-            files[name] = zoo_files[name]
-            continue
+            return zoo_files[name]
         (code, _), _card = write_all(outputs([loaded], str(project / "generated")))
-        same = _code_shape(code.path) == _code_shape(zoo_files[name])
-        files[name] = code.path if same else zoo_files[name]
-    return files
+        same = body(code.text, name) == body(zoo_files[name].read_text(), name)
+        return code.path if same else zoo_files[name]
+
+    return get
 
 
 @pytest.fixture(scope="session")

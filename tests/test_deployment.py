@@ -4,10 +4,12 @@ torch.compile, TorchScript, torch.fx, torch.export, ONNX under onnxruntime,
 channels_last, bfloat16 autocast, deepcopy, pickle, state_dict round trips, per-stage
 features, SyncBatchNorm and a two-process DistributedDataParallel step. Each must give
 eager's outputs. REPRESENTATIVES holds one zoo model per distinct code body (see
-conftest); the others differ from theirs only in numbers. Each runs at its smallest
-(`smallest_files`: two blocks a stage, where its code stays the zoo file's), built once
-per worker and copied for every test; bfloat16 autocast, held to the reference's own
-precision, runs the zoo model itself.
+tests/sample.py); the others differ from theirs only in numbers. The slow tier takes
+every one down every path; the default tier those of DEPLOYED, which together hold
+every method a built model runs. Each runs at its smallest (`smallest_file`: two blocks
+a stage, where its code stays the zoo file's), built once per worker and copied for
+every test; bfloat16 autocast, held to the reference's own precision, runs the zoo
+model itself.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 import onnxruntime
@@ -32,7 +35,16 @@ import torch
 from resnetgen.analysis import analyse
 from resnetgen.references import ReferenceUnavailable, build_reference
 
-from .conftest import REPRESENTATIVES, ROOT, ZOO, grouped, import_file, randomise_norms, zoo_spec
+from .conftest import (
+    DEPLOYED,
+    REPRESENTATIVES,
+    ROOT,
+    ZOO,
+    grouped,
+    import_file,
+    randomise_norms,
+    zoo_spec,
+)
 
 SIDE = 64
 
@@ -67,10 +79,10 @@ class Deployed:
         return self.shared["exported"]  # type: ignore[return-value]
 
 
-@pytest.fixture(scope="module", params=grouped(REPRESENTATIVES))
-def deployed(request, smallest_files) -> Deployed:
+@pytest.fixture(scope="module", params=grouped(REPRESENTATIVES, default=DEPLOYED))
+def deployed(request, smallest_file) -> Deployed:
     name = request.param
-    module = import_file(smallest_files[name])
+    module = import_file(smallest_file(name))
     model, x = _model(module, name)
     with torch.no_grad():
         logits = model(x)
@@ -128,7 +140,7 @@ def test_channels_last(deployed: Deployed) -> None:
         _same(model(deployed.x.to(memory_format=torch.channels_last)), deployed.logits, 1e-4)
 
 
-@pytest.mark.parametrize("name", grouped(REPRESENTATIVES))
+@pytest.mark.parametrize("name", grouped(REPRESENTATIVES, default=DEPLOYED))
 def test_bfloat16_autocast(zoo_files, name: str) -> None:
     model, x = _model(import_file(zoo_files[name]), name)
     low, expected = _bfloat16_and_float32(model, x)
@@ -202,14 +214,14 @@ def test_stage_features_have_the_channels_and_strides_the_spec_promises(
     assert model.stage_strides == [resized // f.shape[-1] for f in features]
 
 
-@pytest.fixture(scope="session")
-def data_parallel(smallest_files) -> dict[str, dict[str, object]]:
-    """The README's command: examples/ddp.py under torchrun, two CPU processes on gloo."""
-    files = [str(smallest_files[name]) for name in REPRESENTATIVES]
+def _data_parallel(files: list[Path]) -> dict[str, dict[str, object]]:
+    """The README's command: examples/ddp.py under torchrun, two CPU processes on gloo,
+    for every file in one run."""
     # Gloo on the loopback interface: a sandbox's hostname may resolve to one it cannot use.
     environment = {**os.environ, "GLOO_SOCKET_IFNAME": "lo"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
-    command += ["--master-port", str(_free_port()), str(ROOT / "examples" / "ddp.py"), *files]
+    command += ["--master-port", str(_free_port()), str(ROOT / "examples" / "ddp.py")]
+    command += map(str, files)
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
     failures = [line for line in run.stderr.splitlines() if "rror" in line or "terminate" in line]
     assert run.returncode == 0, "\n".join(failures[:20]) + run.stderr[-2000:]
@@ -223,10 +235,21 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_distributed_data_parallel_step(data_parallel) -> None:
-    # One test, so that one worker runs the one torchrun for every representative.
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(DEPLOYED, id="deployed"),
+        pytest.param(
+            [name for name in REPRESENTATIVES if name not in DEPLOYED],
+            id="others",
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_distributed_data_parallel_step(smallest_file, names: list[str]) -> None:
+    # One torchrun for all the models of a tier, in one worker.
     expected = {"ranks": 2, "identical": True, "changed": True}
-    assert data_parallel == {name: expected for name in REPRESENTATIVES}
+    assert _data_parallel([smallest_file(name) for name in names]) == dict.fromkeys(names, expected)
 
 
 def test_sync_batch_norm_conversion(deployed: Deployed) -> None:
@@ -245,7 +268,7 @@ FOLDABLE = [
 ]
 
 
-@pytest.mark.parametrize("deployed", grouped(FOLDABLE), indirect=True)
+@pytest.mark.parametrize("deployed", grouped(FOLDABLE, default=DEPLOYED), indirect=True)
 def test_the_inference_form_matches_eval(deployed: Deployed) -> None:
     model, x, expected, module = deployed.model, deployed.x, deployed.logits, deployed.module
     fast = module.for_inference(copy.deepcopy(model))

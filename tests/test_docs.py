@@ -94,7 +94,10 @@ def test_the_usage_example_runs(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(os.fspath(tmp_path))
     sys.modules.pop("resnet50d", None)
     namespace: dict[str, object] = {}
-    exec(_code("usage"), namespace)
+    # Without autograd's graph, which would hold every activation of eight images until
+    # the end of the test (GiBs that the worker would keep).
+    with torch.no_grad():
+        exec(_code("usage"), namespace)
     assert namespace["features"].shape == (8, 2048, 7, 7)
     assert namespace["embedding"].shape == (8, 2048)
     assert [s.shape[1] for s in namespace["stages"]] == [256, 512, 1024, 2048]

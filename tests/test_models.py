@@ -17,7 +17,7 @@ from .conftest import (
     grouped,
     import_file,
     module_of,
-    one_huge_at_a_time,
+    zoo_param,
     zoo_spec,
 )
 
@@ -32,7 +32,7 @@ def _model(zoo_files, name: str) -> torch.nn.Module:
     return getattr(module, name)()
 
 
-@pytest.mark.parametrize("name", [one_huge_at_a_time(name) for name in BY_SIZE])
+@pytest.mark.parametrize("name", [zoo_param(name) for name in BY_SIZE])
 def test_forward_and_backward(zoo_files, name: str) -> None:
     torch.manual_seed(0)
     plan = zoo_spec(name).plan

@@ -5,7 +5,8 @@ logits in eval and in train mode (the same random draws for dropout and stochast
 depth), the same stage features, the same zero-initialised parameters.
 
 Each property draws RESNETGEN_ORACLE_EXAMPLES examples (a fixed sample of 10 to 40 by
-default, so that CI is repeatable); bench/fuzz.py runs thousands with fresh draws.
+default in the slow tier, a quarter of that in the default tier, so that CI is
+repeatable); bench/fuzz.py runs thousands with fresh draws.
 """
 
 from __future__ import annotations
@@ -52,14 +53,21 @@ from .conftest import assert_same_tensor, randomise_norms
 LONG_RUN = "RESNETGEN_ORACLE_EXAMPLES" in os.environ
 
 
-def _examples(default: int) -> settings:
+def _examples(count: int) -> settings:
     return settings(
-        max_examples=int(os.environ.get("RESNETGEN_ORACLE_EXAMPLES", default)),
+        max_examples=int(os.environ.get("RESNETGEN_ORACLE_EXAMPLES", count)),
         deadline=None,
         derandomize=not LONG_RUN,
         database=None if not LONG_RUN else settings.default.database,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
+
+
+def _tiers(full: int) -> list[object]:
+    """A property's example counts: a quarter of `full` (three at least) in the default
+    tier, `full` in the slow one."""
+    sampled = pytest.param(max(3, full // 4), id="sampled")
+    return [sampled, pytest.param(full, id="full", marks=pytest.mark.slow)]
 
 
 # What the draws mean, kept as plain values so that a failing example reads as the
@@ -329,54 +337,64 @@ def _torchvision_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.T
     return list(IntermediateLayerGetter(model, layers)(x).values())
 
 
-@_examples(40)
-@given(config=timm_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+@pytest.mark.parametrize("examples", _tiers(40))
 def test_timm_resnets_read_into_specs_are_the_same_network(
-    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], odd: tuple[int, int]
+    tmp_path_factory: pytest.TempPathFactory, examples: int
 ) -> None:
-    try:
-        reference = timm_model(config)
-    except ValueError as error:  # a group count that does not divide a tiered stem's width
-        assert "divisible" in str(error), error
-        assume(False)
-    except AssertionError:  # a selective kernel's input split over an odd channel count
-        kinds = {config["block"]} if isinstance(config["block"], str) else set(config["block"])
-        assert kinds & SELECTIVE_KERNEL, config
-        assume(False)
-    norm = "frozen" if config["freeze_batch_norm_2d"] else config["norm_layer"]
-    event(f"timm: output stride {config['output_stride']}, {norm}")
-    kinds = [config["block"]] if isinstance(config["block"], str) else config["block"]
-    event(f"timm blocks: {', '.join(sorted(set(kinds)))}")
-    assert_same_network(reference, _timm_stages, tmp_path_factory.mktemp("timm"), [(224, 224), odd])
+    @_examples(examples)
+    @given(config=timm_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+    def check(config: dict[str, Any], odd: tuple[int, int]) -> None:
+        try:
+            reference = timm_model(config)
+        except ValueError as error:  # a group count that does not divide a tiered stem's width
+            assert "divisible" in str(error), error
+            assume(False)
+        except AssertionError:  # a selective kernel's input split over an odd channel count
+            kinds = {config["block"]} if isinstance(config["block"], str) else set(config["block"])
+            assert kinds & SELECTIVE_KERNEL, config
+            assume(False)
+        norm = "frozen" if config["freeze_batch_norm_2d"] else config["norm_layer"]
+        event(f"timm: output stride {config['output_stride']}, {norm}")
+        kinds = [config["block"]] if isinstance(config["block"], str) else config["block"]
+        event(f"timm blocks: {', '.join(sorted(set(kinds)))}")
+        assert_same_network(
+            reference, _timm_stages, tmp_path_factory.mktemp("timm"), [(224, 224), odd]
+        )
+
+    check()
 
 
-@_examples(25)
-@given(config=resnetv2_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+@pytest.mark.parametrize("examples", _tiers(25))
 def test_timm_resnetv2s_read_into_specs_are_the_same_network(
-    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], odd: tuple[int, int]
+    tmp_path_factory: pytest.TempPathFactory, examples: int
 ) -> None:
-    try:
-        reference = resnetv2_model(config)
-    except ValueError as error:  # a group count that does not divide a width
-        assert "divisible" in str(error), error
-        assume(False)
-    evonorms = [m for m in reference.modules() if isinstance(m, EvoNorm2dS0)]
-    # EvoNorm-S0 checks its groups only when it runs: the language, when it plans.
-    assume(all(m.weight.shape[0] % m.groups == 0 for m in evonorms))
-    try:
-        read_model(reference)
-    except NotExpressible as error:
-        # timm's resnetv2 projects on each stage's first bottleneck (and on a basic block
-        # where a dilated stage starts), whatever its shape: the language, where the
-        # shape changes.
-        assert "keeps its shape" in error.reason, error
-        event("resnetv2: a projection on a block that keeps its shape")
-        assume(False)
-    event(f"resnetv2: {config['norm_layer'].split('/')[0]}, {config['conv_layer']}")
-    kind = "basic" if config["basic"] else "bottleneck"
-    event(f"resnetv2: {'pre' if config['preact'] else 'post'}-activation {kind}")
-    sizes = [(224, 224), odd]
-    assert_same_network(reference, _timm_stages, tmp_path_factory.mktemp("v2"), sizes)
+    @_examples(examples)
+    @given(config=resnetv2_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+    def check(config: dict[str, Any], odd: tuple[int, int]) -> None:
+        try:
+            reference = resnetv2_model(config)
+        except ValueError as error:  # a group count that does not divide a width
+            assert "divisible" in str(error), error
+            assume(False)
+        evonorms = [m for m in reference.modules() if isinstance(m, EvoNorm2dS0)]
+        # EvoNorm-S0 checks its groups only when it runs: the language, when it plans.
+        assume(all(m.weight.shape[0] % m.groups == 0 for m in evonorms))
+        try:
+            read_model(reference)
+        except NotExpressible as error:
+            # timm's resnetv2 projects on each stage's first bottleneck (and on a basic block
+            # where a dilated stage starts), whatever its shape: the language, where the
+            # shape changes.
+            assert "keeps its shape" in error.reason, error
+            event("resnetv2: a projection on a block that keeps its shape")
+            assume(False)
+        event(f"resnetv2: {config['norm_layer'].split('/')[0]}, {config['conv_layer']}")
+        kind = "basic" if config["basic"] else "bottleneck"
+        event(f"resnetv2: {'pre' if config['preact'] else 'post'}-activation {kind}")
+        sizes = [(224, 224), odd]
+        assert_same_network(reference, _timm_stages, tmp_path_factory.mktemp("v2"), sizes)
+
+    check()
 
 
 @st.composite
@@ -433,49 +451,57 @@ def regnet_model(config: dict[str, Any]) -> torch.nn.Module:
     return timm_regnet.RegNet(timm_regnet.RegNetCfg(**cfg), **arguments)
 
 
-@_examples(10)
-@given(config=regnet_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+@pytest.mark.parametrize("examples", _tiers(10))
 def test_timm_regnets_read_into_specs_are_the_same_network(
-    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any], odd: tuple[int, int]
+    tmp_path_factory: pytest.TempPathFactory, examples: int
 ) -> None:
-    try:
-        reference = regnet_model(config)
-    except AssertionError:  # timm's: a group norm's group wider than a layer's channels
-        assume(False)
-    try:
-        read_model(reference)
-    except NotExpressible as error:
-        # timm's RegNet projects where a dilated stage starts, whatever its shape (two
-        # stages of one width, once the widths are rounded to their groups): the
-        # language, where the shape changes.
-        assert "keeps its shape" in error.reason and config["output_stride"] < 32, error
-        event("regnet: a projection on a block that keeps its shape")
-        assume(False)
-    cfg = config["cfg"]
-    event(f"regnet: se {cfg['se_ratio']}, bottleneck ratio {cfg['bottle_ratio']}")
-    event(
-        f"regnet: {cfg['norm_layer']}, {cfg['act_layer']}, output stride {config['output_stride']}"
-    )
-    event(
-        f"regnet: {'pre' if cfg['preact'] else 'post'}-activation, shortcut {cfg['downsample']!r}"
-    )
-    directory = tmp_path_factory.mktemp("regnet")
-    assert_same_network(reference, _timm_stages, directory, [(224, 224), odd])
+    @_examples(examples)
+    @given(config=regnet_configurations(), odd=st.sampled_from([(97, 103), (65, 71), (129, 35)]))
+    def check(config: dict[str, Any], odd: tuple[int, int]) -> None:
+        try:
+            reference = regnet_model(config)
+        except AssertionError:  # timm's: a group norm's group wider than a layer's channels
+            assume(False)
+        try:
+            read_model(reference)
+        except NotExpressible as error:
+            # timm's RegNet projects where a dilated stage starts, whatever its shape (two
+            # stages of one width, once the widths are rounded to their groups): the
+            # language, where the shape changes.
+            assert "keeps its shape" in error.reason and config["output_stride"] < 32, error
+            event("regnet: a projection on a block that keeps its shape")
+            assume(False)
+        cfg = config["cfg"]
+        event(f"regnet: se {cfg['se_ratio']}, bottleneck ratio {cfg['bottle_ratio']}")
+        event(
+            f"regnet: {cfg['norm_layer']}, {cfg['act_layer']}, output stride {config['output_stride']}"
+        )
+        event(
+            f"regnet: {'pre' if cfg['preact'] else 'post'}-activation, shortcut {cfg['downsample']!r}"
+        )
+        directory = tmp_path_factory.mktemp("regnet")
+        assert_same_network(reference, _timm_stages, directory, [(224, 224), odd])
+
+    check()
 
 
-@_examples(15)
-@given(config=torchvision_configurations())
+@pytest.mark.parametrize("examples", _tiers(15))
 def test_torchvision_resnets_read_into_specs_are_the_same_network(
-    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory, examples: int
 ) -> None:
-    try:
-        reference = torchvision_model(config)
-    except ValueError as error:  # a group count that does not divide a width
-        assert "divisible" in str(error), error
-        assume(False)
-    event(f"torchvision: {config['block']}, {config['norm_layer']}")
-    sizes = [(224, 224), (97, 103)]
-    assert_same_network(reference, _torchvision_stages, tmp_path_factory.mktemp("tv"), sizes)
+    @_examples(examples)
+    @given(config=torchvision_configurations())
+    def check(config: dict[str, Any]) -> None:
+        try:
+            reference = torchvision_model(config)
+        except ValueError as error:  # a group count that does not divide a width
+            assert "divisible" in str(error), error
+            assume(False)
+        event(f"torchvision: {config['block']}, {config['norm_layer']}")
+        sizes = [(224, 224), (97, 103)]
+        assert_same_network(reference, _torchvision_stages, tmp_path_factory.mktemp("tv"), sizes)
+
+    check()
 
 
 @st.composite
@@ -516,24 +542,28 @@ def _hf_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return list(body(x, output_hidden_states=True).hidden_states[1:])
 
 
-@_examples(10)
-@given(draw=hf_configurations())
+@pytest.mark.parametrize("examples", _tiers(10))
 def test_hf_resnets_and_bits_read_into_specs_are_the_same_network(
-    tmp_path_factory: pytest.TempPathFactory, draw: tuple[str, dict[str, Any]]
+    tmp_path_factory: pytest.TempPathFactory, examples: int
 ) -> None:
-    kind, config = draw
-    reference = hf_model(kind, config)
-    try:
-        read_model(reference)
-    except NotExpressible as error:
-        # HF's BiT, as timm's resnetv2, projects on each stage's first block whatever its
-        # shape: the language, where the shape changes.
-        assert kind == "Bit" and "keeps its shape" in error.reason, error
-        event("transformers: a BiT projection on a block that keeps its shape")
-        assume(False)
-    event(f"transformers: {kind}, {config.get('layer_type', 'preactivation')}")
-    sizes = [(224, 224), (97, 103)]
-    assert_same_network(reference, _hf_stages, tmp_path_factory.mktemp("hf"), sizes)
+    @_examples(examples)
+    @given(draw=hf_configurations())
+    def check(draw: tuple[str, dict[str, Any]]) -> None:
+        kind, config = draw
+        reference = hf_model(kind, config)
+        try:
+            read_model(reference)
+        except NotExpressible as error:
+            # HF's BiT, as timm's resnetv2, projects on each stage's first block whatever its
+            # shape: the language, where the shape changes.
+            assert kind == "Bit" and "keeps its shape" in error.reason, error
+            event("transformers: a BiT projection on a block that keeps its shape")
+            assume(False)
+        event(f"transformers: {kind}, {config.get('layer_type', 'preactivation')}")
+        sizes = [(224, 224), (97, 103)]
+        assert_same_network(reference, _hf_stages, tmp_path_factory.mktemp("hf"), sizes)
+
+    check()
 
 
 @st.composite
@@ -580,12 +610,16 @@ def _mmpretrain_stages(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Te
     return list(model.backbone(x))
 
 
-@_examples(10)
-@given(config=mmpretrain_configurations())
+@pytest.mark.parametrize("examples", _tiers(10))
 def test_mmpretrain_resnets_read_into_specs_are_the_same_network(
-    tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory, examples: int
 ) -> None:
-    reference = mmpretrain_model(config)
-    event(f"mmpretrain: depth {config['depth']}, style {config['style']}")
-    sizes = [(224, 224), (97, 103)]
-    assert_same_network(reference, _mmpretrain_stages, tmp_path_factory.mktemp("mm"), sizes)
+    @_examples(examples)
+    @given(config=mmpretrain_configurations())
+    def check(config: dict[str, Any]) -> None:
+        reference = mmpretrain_model(config)
+        event(f"mmpretrain: depth {config['depth']}, style {config['style']}")
+        sizes = [(224, 224), (97, 103)]
+        assert_same_network(reference, _mmpretrain_stages, tmp_path_factory.mktemp("mm"), sizes)
+
+    check()

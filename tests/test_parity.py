@@ -31,8 +31,8 @@ from .conftest import (
     ROOT,
     assert_same_tensor,
     module_of,
-    one_huge_at_a_time,
     randomise_norms,
+    zoo_param,
     zoo_spec,
 )
 
@@ -59,9 +59,7 @@ def results():
             RESULTS.write_text(json.dumps(dict(sorted(previous.items())), indent=1) + "\n")
 
 
-@pytest.mark.parametrize(
-    ("name", "reference"), [one_huge_at_a_time(n, r, id=f"{n}-{r}") for n, r in CASES]
-)
+@pytest.mark.parametrize(("name", "reference"), [zoo_param(n, r, id=f"{n}-{r}") for n, r in CASES])
 def test_same_network_as_the_reference(
     zoo_files, results, tmp_path, name: str, reference: str
 ) -> None:

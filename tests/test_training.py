@@ -24,7 +24,9 @@ train_cifar10 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(train_cifar10)
 
 
-@pytest.mark.parametrize("name", ["cifar_resnet20", "resnet50_cifar10"])
+@pytest.mark.parametrize(
+    "name", ["cifar_resnet20", pytest.param("resnet50_cifar10", marks=pytest.mark.slow)]
+)
 def test_the_recipe_trains_a_generated_model_on_fake_data(zoo_files, tmp_path, name) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     command = [sys.executable, str(SCRIPT), str(zoo_files[name]), "--epochs", "2", "--fake"]
