@@ -7,7 +7,8 @@ Runs `python -m pytest` (the default tier) and `python -m pytest -m slow` (the s
 tier) in turn, `--runs` times each, and samples once a second the resident memory of
 every process the run started (pytest, its xdist workers, their torchrun children),
 summed. `--clone` runs them in a fresh `git clone` of this checkout (its committed
-state) with this checkout's virtual environment, as a new contributor would. Prints a
+state) with this checkout's virtual environment, its package imported from the clone,
+as a new contributor would. Prints a
 Markdown section for BENCHMARKS.md: the median of the runs (range in brackets), and
 the ten test files that take the most worker-seconds in each tier.
 """
@@ -71,11 +72,15 @@ def _resident(root: int) -> int:
     return total
 
 
-def run_tier(tier: str, folder: Path, python: str, extra: list[str], keep: Path | None) -> Run:
+def run_tier(
+    tier: str, folder: Path, python: str, extra: list[str], keep: Path | None, path: str | None
+) -> Run:
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "junit.xml"
         command = [python, "-m", "pytest", *TIERS[tier], "-q", f"--junitxml={report}", *extra]
         environment = {**os.environ, "RESNETGEN_PARITY_RESULTS": str(Path(scratch) / "p.json")}
+        if path:  # where `import resnetgen` finds the clone's package first
+            environment["PYTHONPATH"] = path
         start = time.monotonic()
         process = subprocess.Popen(command, cwd=folder, env=environment)
         peak, done = 0, threading.Event()
@@ -180,13 +185,19 @@ def main() -> int:
     python = str(Path(sys.executable).absolute())
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
-        folder = ROOT
+        folder, path = ROOT, None
         if args.clone:
             folder = Path(scratch) / "resnetgen"
             subprocess.run(["git", "clone", "-q", str(ROOT), str(folder)], check=True)
+            # The virtual environment's editable install maps `resnetgen` to this
+            # checkout's generator/: a folder named after the package, put first on
+            # the path, maps it to the clone's.
+            (Path(scratch) / "path").mkdir()
+            (Path(scratch) / "path" / "resnetgen").symlink_to(folder / "generator")
+            path = str(Path(scratch) / "path")
         for _ in range(args.runs):
             for tier in tiers:
-                runs.append(run_tier(tier, folder, python, args.pytest, args.keep))
+                runs.append(run_tier(tier, folder, python, args.pytest, args.keep, path))
                 print(f"{tier}: {runs[-1].wall:.0f} s, {runs[-1].peak / 2**30:.1f} GiB", flush=True)
     if args.json:
         args.json.write_text(json.dumps([run.__dict__ for run in runs], indent=1) + "\n")
